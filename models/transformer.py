@@ -1,0 +1,88 @@
+"""The feed-forward style network of Johnson et al. (2016), with a swappable normalization layer.
+
+Reflection padding everywhere; the decoder upsamples with nearest neighbour + convolution instead
+of transposed convolutions (no checkerboard artefacts, Odena et al. 2016), and upsamples to the
+exact size of the matching encoder stage, so any input size (odd ones too) comes back unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.norms import make_norm
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    """Widths and depth of the network: stem, middle and bottleneck channels."""
+
+    channels: tuple[int, int, int] = (32, 64, 128)
+    res_blocks: int = 5
+    edge_kernel: int = 9  # kernel of the first and the last convolution
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ArchConfig":
+        return cls(channels=tuple(d["channels"]), res_blocks=int(d["res_blocks"]),
+                   edge_kernel=int(d["edge_kernel"]))
+
+
+ARCHS: dict[str, ArchConfig] = {
+    "johnson": ArchConfig(),
+}
+
+
+def conv(in_ch: int, out_ch: int, kernel: int, stride: int = 1) -> nn.Conv2d:
+    """Convolution with reflection padding fused into the layer."""
+    return nn.Conv2d(in_ch, out_ch, kernel, stride, padding=kernel // 2, padding_mode="reflect")
+
+
+class ConvNormReLU(nn.Sequential):
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, norm: str):
+        super().__init__(conv(in_ch, out_ch, kernel, stride), make_norm(norm, out_ch), nn.ReLU(inplace=True))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int, norm: str):
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvNormReLU(channels, channels, 3, 1, norm),
+            conv(channels, channels, 3),
+            make_norm(norm, channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class TransformerNet(nn.Module):
+    """Image in [0, 1] -> stylized image in [0, 1] of exactly the same size."""
+
+    def __init__(self, norm: str = "instance", arch: str | ArchConfig = "johnson"):
+        super().__init__()
+        if isinstance(arch, str):
+            if arch not in ARCHS:
+                raise ValueError(f"unknown arch {arch!r}; valid archs: {', '.join(ARCHS)}")
+            arch = ARCHS[arch]
+        self.norm, self.arch = norm, arch
+        c1, c2, c3 = arch.channels
+        self.enc1 = ConvNormReLU(3, c1, arch.edge_kernel, 1, norm)
+        self.enc2 = ConvNormReLU(c1, c2, 3, 2, norm)
+        self.enc3 = ConvNormReLU(c2, c3, 3, 2, norm)
+        self.res = nn.Sequential(*(ResidualBlock(c3, norm) for _ in range(arch.res_blocks)))
+        self.dec2 = ConvNormReLU(c3, c2, 3, 1, norm)
+        self.dec1 = ConvNormReLU(c2, c1, 3, 1, norm)
+        self.out = conv(c1, 3, arch.edge_kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h1 = self.enc1(x)
+        h2 = self.enc2(h1)
+        h = self.res(self.enc3(h2))
+        h = self.dec2(F.interpolate(h, size=h2.shape[-2:], mode="nearest"))
+        h = self.dec1(F.interpolate(h, size=h1.shape[-2:], mode="nearest"))
+        return torch.sigmoid(self.out(h))

@@ -1,0 +1,166 @@
+"""`style-app`: train, stylize, compare and list, as thin wrappers over the library."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from style_app.errors import StyleAppError
+from style_app.images import list_images, open_image
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line on stderr (exit 2)."""
+
+    def error(self, message: str) -> None:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except StyleAppError as e:
+        print(f"style-app: error: {e}", file=sys.stderr)
+        return EXIT_INTERRUPTED if "interrupted" in str(e) else EXIT_USAGE
+    except KeyboardInterrupt:
+        print("style-app: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="style-app", description="Fast neural style transfer with swappable normalization.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    from style_app.train import TrainConfig
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    p = sub.add_parser("train", help="train a style network from a painting")
+    p.add_argument("--style-image", required=True, help="the painting")
+    p.add_argument("--content-dir", required=True, help="folder of training photos (searched recursively)")
+    p.add_argument("--out", required=True, help="output .safetensors file")
+    p.add_argument("--norm", default=defaults["norm"], help="instance, batch, layer, group or none")
+    p.add_argument("--arch", default=defaults["arch"], help="network architecture (johnson)")
+    for name in ("steps", "batch_size", "image_size", "style_size", "seed", "checkpoint_every", "workers",
+                 "log_every"):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=defaults[name])
+    for name in ("content_weight", "style_weight", "tv_weight", "lr"):
+        p.add_argument("--" + name.replace("_", "-"), type=float, default=defaults[name])
+    p.add_argument("--content-layer", default=defaults["content_layer"], help="relu2_2 or relu3_3")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
+    p.add_argument("--resume", nargs="?", const="auto", default=None,
+                   help="continue from the checkpoint beside --out (or the one given)")
+    p.add_argument("--val-dir", help="held-out photos: validation losses at every checkpoint")
+    p.add_argument("--no-fast", dest="fast", action="store_false",
+                   help="plain fp32 (no bf16 autocast / channels_last / AMP)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run_train)
+
+    p = sub.add_parser("stylize", help="stylize photos")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    add_model_choice(p)
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("-o", "--out", help="output file (one input)")
+    out.add_argument("--out-dir", help="output folder")
+    p.add_argument("--strength", type=float, default=1.0, help="0 = photo, 1 = fully stylized")
+    p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
+    p.add_argument("--max-size", type=int, help="shrink so the longer side is at most this")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(run=run_stylize)
+
+    p = sub.add_parser("compare", help="one photo through every norm of a style, as a labelled grid")
+    p.add_argument("input", metavar="INPUT")
+    p.add_argument("--style", required=True)
+    p.add_argument("--arch", default="johnson")
+    p.add_argument("-o", "--out", required=True, help="grid image to write")
+    p.add_argument("--max-size", type=int, default=512, help="longer side of each tile")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(run=run_compare)
+
+    p = sub.add_parser("list", help="the shipped models")
+    p.add_argument("--json", action="store_true", help="machine-readable list")
+    p.set_defaults(run=run_list)
+    return parser
+
+
+def add_model_choice(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--style", help="shipped style slug (see `style-app list`)")
+    p.add_argument("--norm", default="instance", help="instance, batch, layer or group")
+    p.add_argument("--arch", default="johnson")
+    p.add_argument("--weights", help="a .safetensors model file instead of --style")
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from style_app.train import TrainConfig, train
+
+    names = {f.name for f in fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    path = train(cfg, progress=not args.quiet)
+    print(f"wrote {path}")
+
+
+def run_stylize(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from style_app.stylizer import Stylizer
+
+    if bool(args.style) == bool(args.weights):
+        raise StyleAppError("give either --style NAME (with --norm) or --weights FILE")
+    jobs = plan_outputs(args.inputs, args.out, args.out_dir)
+    stylizer = (Stylizer.from_file(args.weights, args.device) if args.weights
+                else Stylizer.from_pretrained(args.style, args.norm, args.arch, args.device))
+    for src, dst in tqdm(jobs, disable=len(jobs) < 2, unit="image"):
+        result = stylizer.stylize(open_image(src), args.strength, args.preserve_color, args.max_size)
+        save_image(result, dst)
+        if len(jobs) == 1:
+            print(f"wrote {dst}")
+
+
+def plan_outputs(inputs: list[str], out: str | None, out_dir: str | None) -> list[tuple[Path, Path]]:
+    """(source, destination) pairs; folders expand to the images inside them."""
+    sources: list[Path] = []
+    for item in map(Path, inputs):
+        sources += list_images(item) if item.is_dir() else [item]
+    if out and len(sources) != 1:
+        raise StyleAppError(f"-o takes one input image, got {len(sources)}; use --out-dir")
+    if out:
+        return [(sources[0], Path(out))]
+    return [(src, Path(out_dir) / f"{src.stem}.png") for src in sources]
+
+
+def save_image(image, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path)
+    except (OSError, ValueError) as e:
+        raise StyleAppError(f"{path}: cannot write image ({e})") from None
+
+
+def run_compare(args: argparse.Namespace) -> None:
+    from style_app.compare import compare_norms, labelled_grid
+
+    results = compare_norms(open_image(args.input), args.style, args.arch, args.device, max_size=args.max_size)
+    save_image(labelled_grid([(r.label, r.image) for r in results]), Path(args.out))
+    print(f"wrote {args.out}: " + ", ".join(f"{r.norm} {r.seconds * 1000:.0f} ms" for r in results))
+
+
+def run_list(args: argparse.Namespace) -> None:
+    from style_app.weights import available_models
+
+    models = [m.describe() for m in available_models()]
+    if args.json:
+        print(json.dumps(models, indent=2))
+        return
+    if not models:
+        print("no models found")
+    for m in models:
+        print(f"{m['style']:<20} {m['norm']:<9} {m['arch']:<8} {m['title']} ({m['artist']})  {m['path']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Errors a user can cause and fix: the CLI prints them as one line, the UI as a visible message."""
+
+
+class StyleAppError(Exception):
+    """Base class: the message names the file or value at fault and, where possible, the fix."""
+
+
+class ImageError(StyleAppError):
+    """An input image is missing, unreadable, corrupt or too large."""
+
+
+class WeightsError(StyleAppError):
+    """A weights file is missing, malformed, or names a style/norm we do not have."""
+
+
+class TrainingError(StyleAppError):
+    """Training cannot start or had to stop (bad data, non-finite loss, interrupted)."""

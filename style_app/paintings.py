@@ -1,0 +1,20 @@
+"""What we know about the paintings in ../shared/data/styles, keyed by the file's slug."""
+
+PAINTINGS: dict[str, tuple[str, str, str]] = {
+    "starry_night": ("The Starry Night", "Vincent van Gogh", "1889"),
+    "great_wave": ("The Great Wave off Kanagawa", "Katsushika Hokusai", "c. 1831"),
+    "the_scream": ("The Scream", "Edvard Munch", "1893"),
+    "composition_vii": ("Composition VII", "Wassily Kandinsky", "1913"),
+    "udnie": ("Udnie", "Francis Picabia", "1913"),
+    "shipwreck_minotaur": ("The Shipwreck of the Minotaur", "J. M. W. Turner", "c. 1810"),
+    "woman_with_hat": ("Woman with a Hat", "Henri Matisse", "1905"),
+    "the_kiss": ("The Kiss", "Gustav Klimt", "1907-08"),
+    "water_lilies": ("Water Lilies", "Claude Monet", "1919"),
+    "sunday_afternoon": ("A Sunday on La Grande Jatte", "Georges Seurat", "1884-86"),
+}
+
+
+def describe(slug: str) -> dict[str, str]:
+    """Title, artist and year of a style; unknown styles get their slug as title."""
+    title, artist, year = PAINTINGS.get(slug, (slug.replace("_", " ").title(), "", ""))
+    return {"title": title, "artist": artist, "year": year}

@@ -1,0 +1,86 @@
+"""The Python API: load a trained style network and stylize pictures with it.
+
+    from style_app import Stylizer
+    out = Stylizer.from_pretrained("starry_night", "instance").stylize(Image.open("photo.jpg"))
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+import torch
+from PIL import Image
+
+from models.transformer import TransformerNet
+from style_app.errors import StyleAppError
+from style_app.images import fit_within, to_image, to_rgb, to_tensor
+from style_app.runtime import resolve_device
+from style_app.weights import find_model, load_model
+
+
+class Stylizer:
+    """One trained network (a style, a norm, an architecture) on one device."""
+
+    def __init__(self, model: TransformerNet, metadata: dict, device: str = "auto"):
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
+        self.metadata = metadata
+
+    @classmethod
+    def from_pretrained(cls, style: str, norm: str = "instance", arch: str = "johnson",
+                        device: str = "auto") -> "Stylizer":
+        """A shipped model from the weights folder, by style slug and norm kind."""
+        return cls.from_file(find_model(style, norm, arch).path, device)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, device: str = "auto") -> "Stylizer":
+        """Any style_app .safetensors file."""
+        model, metadata = load_model(path)
+        return cls(model, metadata, device)
+
+    @property
+    def style(self) -> str:
+        return self.metadata.get("style", "")
+
+    @property
+    def norm(self) -> str:
+        return self.model.norm
+
+    def __repr__(self) -> str:
+        return f"Stylizer(style={self.style!r}, norm={self.norm!r}, device={self.device.type!r})"
+
+    def stylize(self, image: Image.Image, strength: float = 1.0, preserve_color: bool = False,
+                max_size: int | None = None) -> Image.Image:
+        """Stylize a picture; same size as the input unless `max_size` (longer side) shrinks it.
+
+        `strength` in [0, 1] blends the stylized picture with the photo; `preserve_color` keeps
+        the photo's colours and takes only the luminance from the stylized picture."""
+        if not 0.0 <= strength <= 1.0:
+            raise StyleAppError(f"strength must be between 0 and 1, got {strength}")
+        if max_size is not None and max_size < 1:
+            raise StyleAppError(f"max_size must be a positive number of pixels, got {max_size}")
+        photo = fit_within(to_rgb(image), max_size)
+        result = to_image(self.run(to_tensor(photo)))
+        if preserve_color:
+            result = transfer_luminance(result, photo)
+        if strength < 1.0:
+            result = Image.blend(photo, result, strength)
+        return result
+
+    @torch.inference_mode()
+    def run(self, batch: torch.Tensor) -> torch.Tensor:
+        """The network on a (N, 3, H, W) batch in [0, 1]; returns the same shape on the CPU."""
+        return self.model(batch.to(self.device)).float().cpu()
+
+
+@functools.lru_cache(maxsize=32)
+def cached_stylizer(style: str, norm: str, arch: str = "johnson", device: str = "auto") -> Stylizer:
+    """A shipped model loaded once per process (the UI and comparisons reuse them)."""
+    return Stylizer.from_pretrained(style, norm, arch, device)
+
+
+def transfer_luminance(stylized: Image.Image, photo: Image.Image) -> Image.Image:
+    """The stylized picture's brightness with the photo's colours (YCbCr), Gatys et al. 2016."""
+    y, _, _ = stylized.convert("YCbCr").split()
+    _, cb, cr = photo.convert("YCbCr").split()
+    return Image.merge("YCbCr", (y, cb, cr)).convert("RGB")

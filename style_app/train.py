@@ -1,0 +1,268 @@
+"""Train a style network from one painting: data -> perceptual loss -> checkpoint -> weights.
+
+One config object and one loop you can read top to bottom. Runs on CPU, CUDA or MPS, and
+data-parallel when started under `torchrun` (gloo on CPU, nccl on GPU).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from models.transformer import TransformerNet
+from models.vgg import VGGFeatures, VGGWeightsError, load_vgg
+from style_app.data import ContentImages, StepBatches
+from style_app.errors import ImageError, TrainingError
+from style_app.images import fit_within, list_images, open_image, to_tensor
+from style_app.losses import PerceptualLoss
+from style_app.paintings import describe
+from style_app.runtime import autocast, autocast_dtype, resolve_device
+from style_app.weights import save_model
+
+#: Settings that must match for --resume to continue the same run exactly.
+RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight",
+                     "style_weight", "tv_weight", "content_layer", "lr")
+CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
+VAL_IMAGES = 16
+
+
+@dataclass
+class TrainConfig:
+    style_image: str
+    content_dir: str
+    out: str
+    norm: str = "instance"
+    arch: str = "johnson"
+    steps: int = 2000
+    batch_size: int = 4
+    image_size: int = 256
+    style_size: int = 512
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 10.0
+    content_layer: str = "relu2_2"
+    lr: float = 1e-3
+    seed: int = 42
+    device: str = "auto"
+    vgg_weights: str | None = None
+    checkpoint_every: int = 200
+    resume: str | None = None  # a checkpoint path, or "auto" for the one beside --out
+    val_dir: str | None = None
+    fast: bool = True  # bf16 autocast + channels_last on capable CPUs, AMP on CUDA
+    workers: int = 1
+    log_every: int = 10
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return Path(self.out).with_suffix(".ckpt")
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.out).with_suffix(".losses.jsonl")
+
+    @property
+    def style(self) -> str:
+        return Path(self.style_image).stem.lower().replace("-", "_").replace(" ", "_")
+
+
+def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = True) -> Path:
+    """Train (or resume) and write `cfg.out`; returns its path. Raises TrainingError."""
+    device = resolve_device(cfg.device)
+    rank, world = _init_distributed(device)
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    lead = rank == 0
+    amp_dtype = autocast_dtype(device) if cfg.fast else None
+    memory_format = torch.channels_last if cfg.fast else torch.contiguous_format
+
+    # model and optimizer, fresh or from the checkpoint
+    torch.manual_seed(cfg.seed)
+    model = TransformerNet(cfg.norm, cfg.arch).to(device, memory_format=memory_format)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    start = _resume(cfg, model, optimizer, device) if cfg.resume else 0
+    if lead and not cfg.resume:
+        cfg.log_path.unlink(missing_ok=True)
+
+    # loss network, style target and data
+    try:
+        vgg = (vgg or load_vgg(cfg.vgg_weights)).to(device, memory_format=memory_format)
+        style = to_tensor(fit_within(open_image(cfg.style_image), cfg.style_size)).to(device)
+    except (VGGWeightsError, ImageError) as e:
+        raise TrainingError(str(e)) from None
+    loss_fn = PerceptualLoss(vgg, style, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+    photos = ContentImages(list_images(cfg.content_dir), cfg.image_size)
+    batches = StepBatches(len(photos), cfg.batch_size, cfg.seed, start, cfg.steps, rank, world)
+    loader = DataLoader(photos, batch_sampler=batches, num_workers=cfg.workers,
+                        persistent_workers=False, pin_memory=device.type == "cuda")
+    val_photos = _validation_batch(cfg, device) if cfg.val_dir and lead else None
+    net = DistributedDataParallel(model) if world > 1 else model
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+
+    bar = tqdm(total=cfg.steps, initial=start, disable=not (lead and progress), unit="step",
+               dynamic_ncols=True, desc=f"{cfg.style}/{cfg.norm}")
+    step, window_start, last_saved = start, time.perf_counter(), start
+    model.train()
+    try:
+        with _sigterm_as_interrupt():
+            for batch in loader:
+                x = batch.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+                with autocast(device, amp_dtype):
+                    losses = loss_fn(net(x), x)
+                if not torch.isfinite(losses["total"]):
+                    raise TrainingError(f"loss became {losses['total'].item()} at step {step + 1}; "
+                                        f"stopped, last good checkpoint: {_describe_checkpoint(cfg, last_saved)}")
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(losses["total"]).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                step += 1
+                if lead:
+                    bar.update(1)
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    rate = cfg.log_every * cfg.batch_size * world / (time.perf_counter() - window_start)
+                    window_start = time.perf_counter()
+                    record = {k: round(v.item(), 6) for k, v in losses.items()}
+                    if lead:
+                        bar.set_postfix(**{k: f"{v:.4g}" for k, v in record.items()}, img_s=f"{rate:.1f}")
+                        _log(cfg, {"step": step, **record, "images_per_s": round(rate, 2)})
+                if step % cfg.checkpoint_every == 0 and step < cfg.steps:
+                    if val_photos is not None:
+                        _log(cfg, {"step": step, "split": "val", **_evaluate(model, loss_fn, val_photos, device, amp_dtype)})
+                    _save_checkpoint(cfg, model, optimizer, step, lead)
+                    last_saved = step
+    except KeyboardInterrupt:
+        _save_checkpoint(cfg, model, optimizer, step, lead)
+        raise TrainingError(f"interrupted at step {step}; checkpoint saved to {cfg.checkpoint_path}; "
+                            f"continue with --resume") from None
+    finally:
+        bar.close()
+
+    _save_checkpoint(cfg, model, optimizer, step, lead)
+    if not lead:
+        dist.destroy_process_group()
+        return Path(cfg.out)
+    val = _evaluate(model, loss_fn, val_photos, device, amp_dtype) if val_photos is not None else None
+    if val:
+        _log(cfg, {"step": step, "split": "val", **val})
+    path = save_model(model, cfg.out, _metadata(cfg, step, val))
+    if world > 1:
+        dist.destroy_process_group()
+    return path
+
+
+def _init_distributed(device: torch.device) -> tuple[int, int]:
+    """(rank, world size): from torchrun's environment, else (0, 1)."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if world == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), world
+
+
+def _resume(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Optimizer,
+            device: torch.device) -> int:
+    """Load model, optimizer and RNG state; returns the step to continue from."""
+    path = cfg.checkpoint_path if cfg.resume == "auto" else Path(cfg.resume)
+    if not path.is_file():
+        raise TrainingError(f"{path}: no checkpoint to resume from")
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+        saved = ckpt["config"]
+        clashes = [k for k in RESUME_MUST_MATCH if saved.get(k) != getattr(cfg, k)]
+        if clashes:
+            raise TrainingError(f"{path}: checkpoint was trained with different "
+                                + ", ".join(f"{k} ({saved.get(k)} vs {getattr(cfg, k)})" for k in clashes))
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["rng"].cpu())
+    except (RuntimeError, KeyError, EOFError, OSError) as e:
+        raise TrainingError(f"{path}: unreadable checkpoint ({type(e).__name__})") from None
+    step = int(ckpt["step"])
+    if cfg.log_path.exists():  # drop log lines written after the checkpoint
+        lines = [line for line in cfg.log_path.read_text().splitlines()
+                 if line.strip() and json.loads(line)["step"] <= step]
+        cfg.log_path.write_text("".join(line + "\n" for line in lines))
+    return step
+
+
+def _save_checkpoint(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Optimizer,
+                     step: int, lead: bool) -> None:
+    """Write atomically (temp file, fsync, rename): a kill at any moment leaves the previous one."""
+    if not lead:
+        return
+    path = cfg.checkpoint_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                    "config": asdict(cfg), "rng": torch.get_rng_state()}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _describe_checkpoint(cfg: TrainConfig, step: int) -> str:
+    return f"{cfg.checkpoint_path} (step {step})" if cfg.checkpoint_path.exists() else "none yet"
+
+
+def _log(cfg: TrainConfig, record: dict) -> None:
+    with open(cfg.log_path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _validation_batch(cfg: TrainConfig, device: torch.device) -> torch.Tensor:
+    paths = list_images(cfg.val_dir)[:VAL_IMAGES]
+    photos = ContentImages(paths, cfg.image_size)
+    return torch.stack([photos[(i, None)] for i in range(len(photos))]).to(device)
+
+
+@torch.no_grad()
+def _evaluate(model: TransformerNet, loss_fn: PerceptualLoss, photos: torch.Tensor,
+              device: torch.device, amp_dtype: torch.dtype | None) -> dict[str, float]:
+    """Mean loss terms on held-out photos, in eval mode (BN uses its running statistics)."""
+    model.eval()
+    with autocast(device, amp_dtype):
+        losses = loss_fn(model(photos), photos)
+    model.train()
+    return {f"val_{k}": round(v.item(), 6) for k, v in losses.items()}
+
+
+def _metadata(cfg: TrainConfig, step: int, val: dict | None) -> dict:
+    records = [json.loads(line) for line in cfg.log_path.read_text().splitlines() if line.strip()]
+    train_records = [r for r in records if "split" not in r]
+    tail = train_records[-10:]
+    final = {k: round(sum(r[k] for r in tail) / len(tail), 6) for k in ("content", "style", "tv", "total")} if tail else {}
+    if val:
+        final.update(val)
+    stride = max(1, math.ceil(len(train_records) / CURVE_POINTS))
+    curve = [[r["step"], r["total"], r["content"], r["style"], r["tv"]] for r in train_records[::stride]]
+    config = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in ("resume", "out")}
+    return {"style": cfg.style, **describe(cfg.style), "arch": cfg.arch, "steps": step,
+            "train_config": config, "final_losses": final, "loss_curve": curve}
+
+
+class _sigterm_as_interrupt:
+    """Treat SIGTERM like Ctrl-C, so `kill` also leaves a fresh checkpoint."""
+
+    def __enter__(self):
+        try:
+            self.previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        except ValueError:  # not the main thread
+            self.previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False

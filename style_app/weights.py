@@ -1,0 +1,121 @@
+"""Trained style networks as fp16 safetensors files with self-describing metadata.
+
+Loading never unpickles: the header is JSON and the tensors are raw numbers. The registry reads
+only headers, so listing models is cheap, and style/norm names are looked up in what the weights
+folder holds, so no name a user types can become a path.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from models.transformer import ArchConfig, TransformerNet
+from style_app.errors import WeightsError
+
+FORMAT = "style_app.transformer/1"
+WEIGHTS_ENV = "STYLE_APP_WEIGHTS"
+#: Metadata values that are JSON documents rather than plain strings.
+JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve")
+
+
+def weights_dir() -> Path:
+    """Where shipped models live: env STYLE_APP_WEIGHTS, else the repository's weights/."""
+    return Path(os.environ.get(WEIGHTS_ENV) or Path(__file__).resolve().parent.parent / "weights")
+
+
+@dataclass
+class ModelInfo:
+    """One model file, described by its header."""
+
+    path: Path
+    style: str
+    norm: str
+    arch: str
+    metadata: dict = field(repr=False)
+
+    def describe(self) -> dict:
+        """Plain JSON-able summary (what `style-app list --json` prints)."""
+        meta = self.metadata
+        return {"style": self.style, "norm": self.norm, "arch": self.arch, "path": str(self.path),
+                "title": meta.get("title", ""), "artist": meta.get("artist", ""),
+                "year": meta.get("year", ""), "steps": int(meta.get("steps", 0)),
+                "final_losses": meta.get("final_losses", {})}
+
+
+def save_model(model: TransformerNet, path: str | os.PathLike, metadata: dict) -> Path:
+    """Write fp16 weights + metadata atomically (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {"format": FORMAT, "norm": model.norm, "arch_config": model.arch.to_dict(), **metadata}
+    header = {k: json.dumps(v) if k in JSON_KEYS else str(v) for k, v in header.items()}
+    state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
+             if v.is_floating_point()}
+    state.update({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+                  if not v.is_floating_point()})
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata=header)
+    os.replace(tmp, path)
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The header of a model file, JSON fields decoded. Raises WeightsError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weights file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = f.metadata() or {}
+        meta = {k: json.loads(v) if k in JSON_KEYS else v for k, v in raw.items()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise WeightsError(f"{path}: not a readable safetensors file ({e})") from None
+    if meta.get("format") != FORMAT or "norm" not in meta or "arch_config" not in meta:
+        raise WeightsError(f"{path}: not a style_app model (no style_app metadata)")
+    return meta
+
+
+def load_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
+    """Build the network a file describes and load its weights (fp32, eval mode)."""
+    meta = read_metadata(path)
+    try:
+        model = TransformerNet(meta["norm"], ArchConfig.from_dict(meta["arch_config"]))
+        state = load_file(str(path))
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WeightsError(f"{path}: weights do not fit the network they describe ({first_line})") from None
+    return model.eval(), meta
+
+
+def available_models(directory: str | os.PathLike | None = None) -> list[ModelInfo]:
+    """Every readable model in the weights folder, sorted by style, arch, norm."""
+    directory = Path(directory) if directory else weights_dir()
+    found = []
+    for path in sorted(directory.glob("*.safetensors")) if directory.is_dir() else []:
+        try:
+            meta = read_metadata(path)
+        except WeightsError:
+            continue  # a stray or broken file must not hide the good ones
+        found.append(ModelInfo(path, meta.get("style", path.stem), meta["norm"], meta.get("arch", "johnson"), meta))
+    return sorted(found, key=lambda m: (m.style, m.arch, m.norm))
+
+
+def find_model(style: str, norm: str, arch: str = "johnson",
+               directory: str | os.PathLike | None = None) -> ModelInfo:
+    """The shipped model for (style, norm, arch), or a WeightsError listing what exists."""
+    models = available_models(directory)
+    for info in models:
+        if (info.style, info.norm, info.arch) == (style, norm, arch):
+            return info
+    styles = sorted({m.style for m in models})
+    if style not in styles:
+        raise WeightsError(f"unknown style {style!r}; available: {', '.join(styles) or 'none'}")
+    norms = sorted({m.norm for m in models if m.style == style and m.arch == arch})
+    raise WeightsError(f"no {arch} model for style {style!r} with norm {norm!r}; "
+                       f"available norms: {', '.join(norms) or 'none'}")
