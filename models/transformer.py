@@ -80,6 +80,11 @@ class TransformerNet(nn.Module):
         self.out = conv(c1, 3, arch.edge_kernel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        smallest = max(self.arch.edge_kernel // 2 + 1, 5)  # reflection padding needs this much
+        if height < smallest or width < smallest:
+            x = F.pad(x, (0, max(smallest - width, 0), 0, max(smallest - height, 0)), mode="replicate")
+            return self.forward(x)[..., :height, :width]
         h1 = self.enc1(x)
         h2 = self.enc2(h1)
         h = self.res(self.enc3(h2))

@@ -29,7 +29,7 @@ def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-sample ||x - target||^2 / ||target||^2 (shape (N,))."""
     dims = tuple(range(1, x.dim()))
     err = (x.float() - target.float()).pow(2).sum(dims)
-    return err / target.float().pow(2).sum(dims).clamp_min(1e-12)
+    return err / target.float().pow(2).sum(dims).clamp_min(torch.finfo(torch.float32).tiny)
 
 
 def total_variation(images: torch.Tensor) -> torch.Tensor:

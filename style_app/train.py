@@ -90,8 +90,10 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
     model = TransformerNet(cfg.norm, cfg.arch).to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start = _resume(cfg, model, optimizer, device) if cfg.resume else 0
-    if lead and not cfg.resume:
-        cfg.log_path.unlink(missing_ok=True)
+    if lead:
+        Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
+        if not cfg.resume:
+            cfg.log_path.unlink(missing_ok=True)
 
     # loss network, style target and data
     try:

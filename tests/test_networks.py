@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from models.transformer import TransformerNet
+from models.vgg import LAYERS, VGGWeightsError, load_vgg
+
+
+@pytest.mark.parametrize("norm", ["instance", "batch", "layer", "group", "none"])
+@pytest.mark.parametrize("size", [(33, 47), (64, 64), (1, 1), (5, 130)])
+def test_output_has_input_size_and_range(norm, size):
+    torch.manual_seed(0)
+    net = TransformerNet(norm).eval()
+    with torch.no_grad():
+        out = net(torch.rand(1, 3, *size) * 1.0)
+    assert out.shape == (1, 3, *size)
+    assert 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_unknown_arch_is_a_clear_error():
+    with pytest.raises(ValueError, match="johnson"):
+        TransformerNet("instance", "huge")
+
+
+def test_every_norm_layer_comes_from_the_factory():
+    net = TransformerNet("group")
+    assert sum(isinstance(m, torch.nn.GroupNorm) for m in net.modules()) == 2 + 1 + 10 + 2
+
+
+def test_vgg_loads_from_file_and_returns_loss_layers(tiny_vgg_file):
+    vgg = load_vgg(tiny_vgg_file)
+    feats = vgg(torch.rand(2, 3, 32, 32))
+    assert set(feats) == set(LAYERS)
+    assert feats["relu4_3"].shape == (2, 16, 4, 4)
+    assert not any(p.requires_grad for p in vgg.parameters())
+    assert set(vgg(torch.rand(1, 3, 32, 32), last="relu2_2")) == {"relu1_2", "relu2_2"}
+
+
+def test_vgg_file_from_env(tiny_vgg_file, monkeypatch):
+    monkeypatch.setenv("STYLE_APP_VGG_WEIGHTS", tiny_vgg_file)
+    assert load_vgg().layers[0].out_channels == 4
+
+
+def test_vgg_missing_or_bad_file(tmp_path):
+    with pytest.raises(VGGWeightsError, match="not found"):
+        load_vgg(tmp_path / "nope.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not safetensors at all")
+    with pytest.raises(VGGWeightsError, match="bad.safetensors"):
+        load_vgg(bad)
+
+
+def test_offline_without_file_names_both_sources(monkeypatch):
+    import torchvision.models
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.delenv("STYLE_APP_VGG_WEIGHTS", raising=False)
+    monkeypatch.setattr(torchvision.models, "vgg16", offline)
+    with pytest.raises(VGGWeightsError) as info:
+        load_vgg()
+    assert "--vgg-weights" in str(info.value) and "IMAGENET1K_V1" in str(info.value)

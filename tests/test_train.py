@@ -1,0 +1,102 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from style_app.errors import TrainingError
+from style_app.train import TrainConfig, train
+from style_app.weights import load_model, read_metadata
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, **overrides) -> TrainConfig:
+    settings = dict(style_image=str(style_file), content_dir=str(photo_dir), out=str(tmp_path / "model.safetensors"),
+                    steps=8, batch_size=2, image_size=32, style_size=64, vgg_weights=tiny_vgg_file,
+                    checkpoint_every=4, log_every=1, workers=0, lr=1e-2)
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def losses(cfg: TrainConfig) -> list[float]:
+    return [json.loads(line)["total"] for line in cfg.log_path.read_text().splitlines() if "split" not in line]
+
+
+@pytest.mark.parametrize("norm", ["instance", "batch", "layer", "group", "none"])
+def test_each_norm_trains_and_its_loss_decreases(norm, tmp_path, photo_dir, style_file, tiny_vgg_file):
+    # without normalization the network needs a gentler learning rate, as in practice
+    lr = 1e-3 if norm == "none" else 1e-2
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, norm=norm, steps=40, batch_size=2, lr=lr)
+    train(cfg, progress=False)
+    curve = losses(cfg)
+    assert len(curve) == 40
+    assert sum(curve[-5:]) / 5 < 0.9 * sum(curve[:5]) / 5
+
+
+def test_output_metadata_round_trip(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, norm="group", val_dir=str(photo_dir))
+    path = train(cfg, progress=False)
+    meta = read_metadata(path)
+    assert meta["style"] == "test_painting" and meta["norm"] == "group" and meta["arch"] == "johnson"
+    assert meta["steps"] == "8"
+    assert meta["arch_config"] == {"channels": [32, 64, 128], "res_blocks": 5, "edge_kernel": 9}
+    assert meta["train_config"]["batch_size"] == 2 and meta["train_config"]["image_size"] == 32
+    assert set(meta["final_losses"]) >= {"content", "style", "tv", "total", "val_style"}
+    assert meta["loss_curve"][0][0] == 1 and len(meta["loss_curve"]) == 8
+    assert all(v.dtype == torch.float16 for v in load_file(str(path)).values() if v.is_floating_point())
+    model, _ = load_model(path)
+    assert model.norm == "group" and not model.training
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_resume_continues_exactly(fast, tmp_path, photo_dir, style_file, tiny_vgg_file):
+    whole = tiny_config(tmp_path / "whole", photo_dir, style_file, tiny_vgg_file, steps=10, norm="batch", fast=fast)
+    train(whole, progress=False)
+    first = tiny_config(tmp_path / "split", photo_dir, style_file, tiny_vgg_file, steps=6, norm="batch", fast=fast)
+    train(first, progress=False)
+    rest = tiny_config(tmp_path / "split", photo_dir, style_file, tiny_vgg_file, steps=10, norm="batch", fast=fast,
+                       resume="auto")
+    train(rest, progress=False)
+    a, b = load_file(whole.out), load_file(rest.out)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert losses(whole) == losses(rest)  # the log was continued, not duplicated
+
+
+def test_resume_refuses_a_different_run(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    train(tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=2), progress=False)
+    with pytest.raises(TrainingError, match="norm"):
+        train(tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=4, norm="layer", resume="auto"),
+              progress=False)
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    with pytest.raises(TrainingError, match="no checkpoint"):
+        train(tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, resume="auto"), progress=False)
+
+
+def test_empty_content_dir_is_a_clear_error(tmp_path, style_file, tiny_vgg_file):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TrainingError, match="no training images"):
+        train(tiny_config(tmp_path, tmp_path / "empty", style_file, tiny_vgg_file), progress=False)
+
+
+def test_torchrun_two_cpu_processes(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    out = tmp_path / "ddp.safetensors"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "style_app", "train", "--style-image", str(style_file), "--content-dir", str(photo_dir),
+           "--out", str(out), "--steps", "4", "--batch-size", "1", "--image-size", "32", "--style-size", "64",
+           "--vgg-weights", tiny_vgg_file, "--workers", "0", "--log-every", "1", "--device", "cpu", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=REPO, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    meta = read_metadata(out)
+    assert meta["steps"] == "4"
+    log = [json.loads(line) for line in out.with_suffix(".losses.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4]  # one writer: rank 0
