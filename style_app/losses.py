@@ -43,7 +43,7 @@ class PerceptualLoss(nn.Module):
     """Content + style + total-variation loss against one style image."""
 
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
-                 content_weight: float = 1.0, style_weight: float = 10.0, tv_weight: float = 10.0):
+                 content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0):
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")

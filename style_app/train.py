@@ -48,7 +48,7 @@ class TrainConfig:
     image_size: int = 256
     style_size: int = 512
     content_weight: float = 1.0
-    style_weight: float = 10.0
+    style_weight: float = 3.0
     tv_weight: float = 10.0
     content_layer: str = "relu2_2"
     lr: float = 1e-3
