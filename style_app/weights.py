@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from models.transformer import ArchConfig, TransformerNet
 from style_app.errors import WeightsError
+from style_app.paintings import describe as describe_painting
 
 FORMAT = "style_app.transformer/1"
 WEIGHTS_ENV = "STYLE_APP_WEIGHTS"
@@ -42,9 +43,9 @@ class ModelInfo:
     def describe(self) -> dict:
         """Plain JSON-able summary (what `style-app list --json` prints)."""
         meta = self.metadata
+        painting = {k: meta.get(k) or v for k, v in describe_painting(self.style).items()}
         return {"style": self.style, "norm": self.norm, "arch": self.arch, "path": str(self.path),
-                "title": meta.get("title", ""), "artist": meta.get("artist", ""),
-                "year": meta.get("year", ""), "steps": int(meta.get("steps", 0)),
+                **painting, "steps": int(meta.get("steps", 0)),
                 "final_losses": meta.get("final_losses", {})}
 
 

@@ -1,0 +1,81 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from conftest import random_photo
+from style_app.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_json_describes_every_model(shipped, capsys):
+    code, out, _ = run(capsys, "list", "--json")
+    models = json.loads(out)
+    assert code == 0 and len(models) == 8
+    assert {"style", "norm", "arch", "path", "title", "artist"} <= set(models[0])
+    assert {(m["style"], m["norm"]) for m in models} >= {("starry_night", "instance"), ("great_wave", "group")}
+    starry = next(m for m in models if m["style"] == "starry_night")
+    assert starry["title"] == "The Starry Night" and starry["artist"] == "Vincent van Gogh"
+
+
+def test_stylize_one_file(shipped, tmp_path, capsys):
+    random_photo(0, (45, 33)).save(tmp_path / "in.jpg")
+    code, out, err = run(capsys, "stylize", str(tmp_path / "in.jpg"), "--style", "starry_night", "--norm", "layer",
+                         "-o", str(tmp_path / "out.png"), "--device", "cpu")
+    assert code == 0, err
+    assert Image.open(tmp_path / "out.png").size == (45, 33)
+
+
+def test_stylize_folder_with_weights_file(shipped, photo_dir, tmp_path, capsys):
+    code, _, err = run(capsys, "stylize", str(photo_dir), "--weights", str(shipped / "great_wave_group.safetensors"),
+                       "--out-dir", str(tmp_path / "out"), "--max-size", "32", "--preserve-color", "--strength", "0.7")
+    assert code == 0, err
+    outputs = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert outputs == [f"photo{i}.png" for i in range(6)]
+    assert max(Image.open(tmp_path / "out" / "photo5.png").size) == 32
+
+
+def test_compare_writes_a_tile_per_norm(shipped, tmp_path, capsys):
+    random_photo(0, (40, 30)).save(tmp_path / "in.png")
+    code, out, err = run(capsys, "compare", str(tmp_path / "in.png"), "--style", "great_wave", "-o",
+                         str(tmp_path / "grid.png"), "--device", "cpu")
+    assert code == 0, err
+    grid = Image.open(tmp_path / "grid.png")
+    assert grid.width == 4 * 40 and grid.height > 30
+    for norm in ("instance", "batch", "layer", "group"):
+        assert norm in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--style", "mona_lisa"], "unknown style 'mona_lisa'"),
+    (["--style", "starry_night", "--norm", "weight"], "norm 'weight'"),
+    (["--style", "../../etc/passwd"], "unknown style"),
+    ([], "either --style"),
+])
+def test_model_choice_errors_are_one_line(shipped, tmp_path, capsys, argv, message):
+    random_photo(0).save(tmp_path / "in.png")
+    code, _, err = run(capsys, "stylize", str(tmp_path / "in.png"), "-o", str(tmp_path / "o.png"), *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and message in err
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["stylize"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_module_entry_point_reports_errors_without_traceback(shipped, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "style_app", "stylize", str(tmp_path / "missing.jpg"),
+                             "--style", "starry_night", "-o", str(tmp_path / "o.png")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"style-app: error: {tmp_path / 'missing.jpg'}: no such file"
