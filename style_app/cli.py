@@ -82,6 +82,17 @@ def build_parser() -> Parser:
     p.add_argument("--device", default="auto")
     p.set_defaults(run=run_compare)
 
+    p = sub.add_parser("evaluate", help="style/content loss and speed of every shipped model on held-out photos")
+    p.add_argument("--content-dir", required=True, help="photos the models were not trained on")
+    p.add_argument("--style-dir", help="the paintings, as <style>.jpg (default: env STYLE_APP_STYLE_DIR, "
+                   "else the path recorded at training)")
+    p.add_argument("--json", dest="json_out", help="also write the scores to this JSON file")
+    p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
+    p.add_argument("--limit", type=int, help="use only the first N photos")
+    p.add_argument("--size", type=int, default=512, help="photos are resized to this shorter side")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(run=run_evaluate)
+
     p = sub.add_parser("list", help="the shipped models")
     p.add_argument("--json", action="store_true", help="machine-readable list")
     p.set_defaults(run=run_list)
@@ -147,6 +158,15 @@ def run_compare(args: argparse.Namespace) -> None:
     results = compare_norms(open_image(args.input), args.style, args.arch, args.device, max_size=args.max_size)
     save_image(labelled_grid([(r.label, r.image) for r in results]), Path(args.out))
     print(f"wrote {args.out}: " + ", ".join(f"{r.norm} {r.seconds * 1000:.0f} ms" for r in results))
+
+
+def run_evaluate(args: argparse.Namespace) -> None:
+    from style_app.evaluate import evaluate, format_table, scores_as_json
+
+    scores = evaluate(args.content_dir, args.style_dir, args.vgg_weights, args.limit, args.device, args.size)
+    print(format_table(scores))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(scores_as_json(scores), indent=2) + "\n")
 
 
 def run_list(args: argparse.Namespace) -> None:

@@ -79,3 +79,24 @@ def test_module_entry_point_reports_errors_without_traceback(shipped, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == f"style-app: error: {tmp_path / 'missing.jpg'}: no such file"
+
+
+def test_evaluate_scores_every_model(shipped, photo_dir, style_file, tiny_vgg_file, tmp_path, capsys):
+    style_dir = tmp_path / "styles"
+    style_dir.mkdir()
+    for style in ("starry_night", "great_wave"):
+        Image.open(style_file).save(style_dir / f"{style}.jpg")
+    code, out, err = run(capsys, "evaluate", "--content-dir", str(photo_dir), "--style-dir", str(style_dir),
+                         "--vgg-weights", tiny_vgg_file, "--limit", "2", "--size", "24", "--json", str(tmp_path / "scores.json"))
+    assert code == 0, err
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert len(scores) == 8 and len(out.strip().splitlines()) == 2 + 8
+    for s in scores:
+        assert s["baseline_style_loss"] > 0 and s["ms_per_image"] > 0
+        assert abs(s["style_ratio"] - s["style_loss"] / s["baseline_style_loss"]) < 1e-9
+
+
+def test_evaluate_without_paintings_is_a_clear_error(shipped, photo_dir, tiny_vgg_file, tmp_path, capsys):
+    code, _, err = run(capsys, "evaluate", "--content-dir", str(photo_dir), "--style-dir", str(tmp_path),
+                       "--vgg-weights", tiny_vgg_file, "--limit", "1", "--size", "24")
+    assert code == 2 and "--style-dir" in err and err.count("\n") == 1
