@@ -10,6 +10,8 @@ What each kind averages over, for activations shaped (N, C, H, W):
 """
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 NORM_KINDS = ("instance", "batch", "layer", "group", "none")
@@ -28,6 +30,54 @@ def group_count(num_channels: int, channels_per_group: int = GROUP_NORM_CHANNELS
     return max(groups, 1)
 
 
+class WholeImageStats:
+    """Statistics a norm can record on one pass and reuse on later ones.
+
+    Tiled inference normalizes every tile with the statistics of the whole picture (recorded on a
+    downscaled copy), so tiles agree and no seams appear; see style_app.tiling."""
+
+    record_stats: bool = False
+    #: (mean, var), each (N, groups) in fp32; when set, used instead of the input's own statistics.
+    fixed_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def normalize(self, x: torch.Tensor, groups: int) -> torch.Tensor:
+        if self.fixed_stats is not None:
+            return normalize_with(x, *self.fixed_stats, self.weight, self.bias, self.eps)
+        if self.record_stats:
+            n = x.shape[0]
+            var, mean = torch.var_mean(x.float().reshape(n, groups, -1), dim=2, unbiased=False)
+            self.fixed_stats = (mean, var)
+        # the GroupNorm kernel keeps bf16 and channels_last as they come (no conversion copies)
+        return F.group_norm(x, groups, self.weight, self.bias, self.eps)
+
+
+def normalize_with(x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, weight: torch.Tensor | None,
+                   bias: torch.Tensor | None, eps: float) -> torch.Tensor:
+    """Group normalization of `x` (N, C, H, W) with given per-(image, group) statistics."""
+    n, c = x.shape[:2]
+    scale = torch.rsqrt(var + eps).repeat_interleave(c // mean.shape[1], dim=1)
+    shift = -mean.repeat_interleave(c // mean.shape[1], dim=1) * scale
+    if weight is not None:
+        scale, shift = scale * weight, shift * weight + bias
+    return x * scale.view(n, c, 1, 1).to(x.dtype) + shift.view(n, c, 1, 1).to(x.dtype)
+
+
+class InstanceNorm(WholeImageStats, nn.InstanceNorm2d):
+    """nn.InstanceNorm2d (same parameters and state dict), computed as a group norm with one
+    channel per group: in bf16 and channels_last without the casts and copies InstanceNorm2d
+    makes there (its output under autocast is contiguous, forcing a copy before each conv)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.normalize(x, self.num_features)
+
+
+class GroupNorm(WholeImageStats, nn.GroupNorm):
+    """nn.GroupNorm whose statistics can be recorded and reused (layer norm is 1 group)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.normalize(x, self.num_groups)
+
+
 def make_norm(kind: str, num_channels: int, **kw) -> nn.Module:
     """Build the normalization layer `kind` for `num_channels` channels.
 
@@ -35,15 +85,15 @@ def make_norm(kind: str, num_channels: int, **kw) -> nn.Module:
     """
     if kind == "instance":
         # affine, and no running stats: per-image statistics in eval mode too (Ulyanov et al. 2016)
-        return nn.InstanceNorm2d(num_channels, affine=True, track_running_stats=False, **kw)
+        return InstanceNorm(num_channels, affine=True, track_running_stats=False, **kw)
     if kind == "batch":
         return nn.BatchNorm2d(num_channels, **kw)
     if kind == "layer":
         # GroupNorm with one group == LayerNorm([C, H, W]) for any H, W, with per-channel affine
-        return nn.GroupNorm(1, num_channels, **kw)
+        return GroupNorm(1, num_channels, **kw)
     if kind == "group":
         num_groups = kw.pop("num_groups", None) or group_count(num_channels)
-        return nn.GroupNorm(num_groups, num_channels, **kw)
+        return GroupNorm(num_groups, num_channels, **kw)
     if kind == "none":
         return nn.Identity()
     raise ValueError(f"unknown norm {kind!r}; valid kinds: {', '.join(NORM_KINDS)}")
