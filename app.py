@@ -1,0 +1,28 @@
+"""Launch the web UI: `python app.py [--host 127.0.0.1] [--port 7860] [--share] [--max-side 1024]`."""
+from __future__ import annotations
+
+import argparse
+import time
+
+START = time.perf_counter()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the style_app web UI on the shipped weights.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 exposes it to the network)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    parser.add_argument("--max-side", type=int, default=1024, help="uploads larger than this are downscaled")
+    args = parser.parse_args(argv)
+
+    from style_app.ui import build_demo, launch
+
+    demo = build_demo(args.max_side)
+    url = launch(demo, args.host, args.port, args.share)
+    print(f"style_app UI running at {url} (started in {time.perf_counter() - START:.1f} s); Ctrl-C to stop",
+          flush=True)
+    demo.block_thread()
+
+
+if __name__ == "__main__":
+    main()

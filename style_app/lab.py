@@ -1,0 +1,120 @@
+"""The normalization lab: small experiments that show what each norm averages over and what follows.
+
+Three lessons, each computed with the real layers and the shipped networks, never hard-coded:
+
+- the seed notebook's 2x3x2x2 tensor through `make_norm`, to read the numbers by hand;
+- contrast/brightness sweeps: instance norm divides out a per-channel gain and offset of the photo,
+  so its output should barely move; here it is measured, not assumed;
+- batch norm with batch statistics: the same photo comes out differently depending on which other
+  photos share its batch, which is why feed-forward style transfer prefers instance norm.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+
+import torch
+from PIL import Image, ImageEnhance
+from torch import nn
+
+from models.norms import NORM_KINDS, make_norm
+from style_app.compare import NORM_LABELS, NormResult, compare_norms
+from style_app.images import fit_within, to_image, to_tensor
+from style_app.stylizer import cached_stylizer
+
+#: What each norm computes its mean and variance over, for activations shaped (N, C, H, W).
+AVERAGED_OVER = {
+    "instance": ("H, W", "one channel of one image", "per image and channel"),
+    "batch": ("N, H, W", "one channel across the whole batch (running averages at inference)",
+              "per channel"),
+    "layer": ("C, H, W", "all channels of one image", "per image"),
+    "group": ("C/G, H, W", "a group of channels of one image", "per image and group"),
+}
+
+ADJUSTMENTS = ("contrast", "brightness")
+
+
+def seed_tensor() -> torch.Tensor:
+    """The seed notebook's batch of two 3-channel 2x2 images; image 2 is image 1 plus 10."""
+    img1 = torch.tensor([[[0, 1], [0, 1]], [[2, 3], [2, 3]], [[0, 0], [0, 0]]], dtype=torch.float32)
+    return torch.stack([img1, img1 + 10])
+
+
+@torch.no_grad()
+def normalize_seed(kind: str) -> torch.Tensor:
+    """The seed tensor through a fresh `make_norm(kind, 3)`; batch norm in training mode, so it
+    uses the batch statistics, as the notebook's figures do."""
+    if kind not in NORM_KINDS:
+        raise ValueError(f"unknown norm {kind!r}; valid kinds: {', '.join(NORM_KINDS)}")
+    return make_norm(kind, 3).train()(seed_tensor())
+
+
+def without_running_statistics(model: nn.Module) -> nn.Module:
+    """A private copy of `model` whose batch-norm layers normalize with the statistics of the batch
+    they are given, as in training; the shared (cached) model is never touched, so this is safe
+    while other requests use it."""
+    private = copy.deepcopy(model)
+    for layer in private.modules():
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            # with no running buffers, BatchNorm uses batch statistics even in eval mode
+            layer.track_running_stats = False
+            layer.running_mean = layer.running_var = layer.num_batches_tracked = None
+    return private
+
+
+def stylize_batch(photos: Sequence[Image.Image], style: str, norm: str = "batch",
+                  batch_statistics: bool = True, max_size: int | None = None,
+                  device: str = "auto") -> list[Image.Image]:
+    """Stylize `photos` as one batch (all resized to the first photo's size after `max_size`).
+
+    With `batch_statistics`, batch-norm layers average over this batch instead of using their
+    running averages, so each output depends on the other photos."""
+    if not photos:
+        raise ValueError("stylize_batch needs at least one photo")
+    stylizer = cached_stylizer(style, norm, device=device)
+    first = fit_within(photos[0], max_size)
+    batch = torch.cat([to_tensor(p.resize(first.size, Image.Resampling.LANCZOS)) for p in photos])
+    model = without_running_statistics(stylizer.model) if batch_statistics else stylizer.model
+    with torch.inference_mode():
+        out = model(batch.to(stylizer.device)).float().cpu()
+    return [to_image(t) for t in out]
+
+
+def compare_with_batch_statistics(image: Image.Image, style: str, max_size: int | None = None,
+                                  device: str = "auto") -> list[NormResult]:
+    """`compare_norms`, with the batch-norm model run on batch statistics of this photo alone."""
+    results = compare_norms(image, style, device=device, max_size=max_size)
+    for i, result in enumerate(results):
+        if result.norm == "batch":
+            start = time.perf_counter()
+            out = stylize_batch([image], style, "batch", True, max_size, device)[0]
+            results[i] = NormResult("batch", out, time.perf_counter() - start)
+    return results
+
+
+def adjust(image: Image.Image, contrast: float = 1.0, brightness: float = 1.0) -> Image.Image:
+    """The photo with its contrast (around its mean grey) and brightness (a gain) rescaled."""
+    image = ImageEnhance.Contrast(image).enhance(contrast)
+    return ImageEnhance.Brightness(image).enhance(brightness)
+
+
+def output_change(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute difference of two same-sized pictures, in 0-255 grey levels."""
+    return float((to_tensor(a) - to_tensor(b)).abs().mean() * 255)
+
+
+def sensitivity(image: Image.Image, style: str, adjustment: str, factors: Sequence[float],
+                max_size: int | None = 256, device: str = "auto") -> list[dict]:
+    """How far each norm's output moves when the photo's `adjustment` is scaled by each factor:
+    rows of {norm, factor, change} with change measured against the unadjusted photo's output."""
+    if adjustment not in ADJUSTMENTS:
+        raise ValueError(f"unknown adjustment {adjustment!r}; choose one of {', '.join(ADJUSTMENTS)}")
+    photo = fit_within(image, max_size)
+    reference = {r.norm: r.image for r in compare_norms(photo, style, device=device)}
+    rows = []
+    for factor in factors:
+        for r in compare_norms(adjust(photo, **{adjustment: factor}), style, device=device):
+            rows.append({"norm": NORM_LABELS[r.norm], "factor": float(factor),
+                         "change": output_change(r.image, reference[r.norm])})
+    return rows

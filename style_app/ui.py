@@ -1,0 +1,250 @@
+"""The Gradio web UI: components wired to the plain functions in `style_app.ui_functions`.
+
+Four tabs (Stylize, Compare normalizations, Normalization lab, Training curves) and two named API
+endpoints for gradio_client: /stylize(image, style, norm, strength, preserve_color) -> image and
+/compare(image, style) -> gallery. Uploads arrive as file paths so `open_image` validates them;
+a `StyleAppError` becomes a visible `gr.Error`.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import gradio as gr
+from gradio.media import get_image
+from PIL import Image
+
+from style_app import ui_functions as fn
+from style_app.compare import NORM_LABELS
+from style_app.lab import AVERAGED_OVER
+from style_app.errors import StyleAppError
+from style_app.runtime import resolve_device
+
+#: Example photos: the sample images that ship inside the gradio package (none are committed here).
+EXAMPLE_PHOTOS = ("cheetah.jpg", "tower.jpg", "groot.jpeg", "lion.jpg")
+MAX_FILE_SIZE = "25mb"
+QUEUE_SIZE = 32
+DEFAULT_OUTPUT_SIZE = 512
+LAB_SIZE = 256  # the lab's pictures: small, so its sweeps answer in seconds on a CPU
+
+
+class PhotoUpload(gr.Image):
+    """`gr.Image(type="filepath")` that hands every upload's path to our code unopened, so that
+    `open_image` (size limit, corrupt files) judges it and its message reaches the user; the stock
+    component would open it with Pillow first and fail with a bare "Error"."""
+
+    is_template = True  # rendered by the stock Image front end
+
+    def __init__(self, label: str = "Photo", **kw):
+        super().__init__(type="filepath", label=label, sources=["upload", "clipboard"], **kw)
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path:
+            return str(payload.path)
+        return super().preprocess(payload)
+
+
+def user_errors(func: Callable) -> Callable:
+    """Show a `StyleAppError` as a visible `gr.Error` message instead of a failed request."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except StyleAppError as e:
+            raise gr.Error(str(e)) from None
+
+    return wrapper
+
+
+def photo_input(label: str = "Photo") -> PhotoUpload:
+    """An upload box with the example photos under it."""
+    photo = PhotoUpload(label, height=320)
+    gr.Examples([[get_image(name)] for name in EXAMPLE_PHOTOS], inputs=[photo], label="Example photos")
+    return photo
+
+
+def style_dropdown() -> gr.Dropdown:
+    choices = fn.style_choices()
+    return gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Style (painting, artist)")
+
+
+def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
+    """The whole app; `max_side` is the longest side an upload keeps (larger ones are downscaled)."""
+    # ---- plain-function wrappers: path -> validated photo -> result, errors made visible ----
+    def photo(path: str | None) -> Image.Image:
+        loaded = fn.load_photo(path, max_side)
+        if loaded.note:
+            gr.Warning(loaded.note)
+        return loaded.image
+
+    @user_errors
+    def stylize(image: str, style: str, norm: str, strength: float, preserve_color: bool) -> Image.Image:
+        """Stylize a photo with one shipped model (style slug, norm kind, strength 0-1)."""
+        return fn.stylize(photo(image), style, norm, strength, preserve_color).image
+
+    @user_errors
+    def compare(image: str, style: str) -> list[tuple[Image.Image, str]]:
+        """The photo through the IN, BN, LN and GN models of one style, captioned with latency."""
+        return fn.gallery(fn.compare(photo(image), style, max_size=DEFAULT_OUTPUT_SIZE))
+
+    @user_errors
+    def stylize_tab(image, style, norm, strength, preserve_color, size):
+        loaded = fn.load_photo(image, max_side)
+        result = fn.stylize(loaded.image, style, norm, strength, preserve_color, int(size))
+        return result.image, result.report(loaded.note)
+
+    @user_errors
+    def compare_tab(image, style, bn_stats, size):
+        batch_stats = bn_stats == "batch"
+        results = fn.compare(photo(image), style, batch_stats, int(size))
+        return fn.gallery(results, batch_stats), fn.latency_table(results)
+
+    @user_errors
+    def contrast_lab(image, style, contrast, brightness):
+        source = photo(image)
+        adjusted, tiles = fn.adjusted_outputs(source, style, contrast, brightness, LAB_SIZE)
+        return (adjusted, tiles, fn.sensitivity_frame(source, style, "contrast"),
+                fn.sensitivity_frame(source, style, "brightness"))
+
+    @user_errors
+    def batch_lab(image, style, companions):
+        others = [fn.load_photo(get_image(name)).image for name in companions]
+        return fn.batch_dependence(photo(image), style, others, LAB_SIZE)
+
+    # ---- layout ----
+    device = resolve_device("auto")
+    with gr.Blocks(title="style_app: neural style transfer and normalization") as demo:
+        gr.Markdown("# Fast neural style transfer, four normalizations\n"
+                    f"Johnson et al. (2016) networks with instance, batch, layer or group norm. "
+                    f"Running on **{fn.device_label()}**. Uploads larger than {max_side} px are "
+                    f"downscaled.")
+        with gr.Tabs():
+            with gr.Tab("Stylize"):
+                with gr.Row():
+                    with gr.Column():
+                        s_image = photo_input()
+                    with gr.Column():
+                        s_style = style_dropdown()
+                        norms = fn.norm_choices()
+                        s_norm = gr.Radio(norms, value=norms[0][1] if norms else None, label="Normalization")
+                        s_strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (0 = photo)")
+                        s_color = gr.Checkbox(label="Preserve the photo's colours")
+                        s_size = gr.Slider(64, max_side, value=min(DEFAULT_OUTPUT_SIZE, max_side), step=32,
+                                           label="Output size (longer side, px)")
+                        s_run = gr.Button("Stylize", variant="primary")
+                    with gr.Column():
+                        s_out = gr.Image(label="Result", format="png", buttons=["download", "fullscreen"],
+                                         height=320, interactive=False)
+                        s_info = gr.Markdown()
+                s_run.click(stylize_tab, [s_image, s_style, s_norm, s_strength, s_color, s_size],
+                            [s_out, s_info], api_visibility="private")
+
+            with gr.Tab("Compare normalizations"):
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        c_image = photo_input()
+                    with gr.Column(scale=1):
+                        c_style = style_dropdown()
+                        c_bn = gr.Radio([("running statistics (as at inference)", "running"),
+                                         ("batch statistics (this photo alone)", "batch")],
+                                        value="running", label="Batch norm uses")
+                        c_size = gr.Slider(64, max_side, value=min(384, max_side), step=32,
+                                           label="Output size (longer side, px)")
+                        c_run = gr.Button("Compare", variant="primary")
+                        gr.Dataframe(fn.averaging_table(), label="What each norm averages over "
+                                     "(activations shaped N x C x H x W)", interactive=False, wrap=True)
+                c_gallery = gr.Gallery(label="IN, BN, LN, GN", columns=4, height="auto", object_fit="contain",
+                                       format="png")
+                c_latency = gr.Dataframe(label="Latency per model", interactive=False)
+                c_run.click(compare_tab, [c_image, c_style, c_bn, c_size], [c_gallery, c_latency],
+                            api_visibility="private")
+
+            with gr.Tab("Normalization lab"):
+                with gr.Tab("(a) The seed tensor"):
+                    gr.Markdown("A batch of two 3-channel 2x2 images; image 2 is image 1 plus 10. "
+                                "Pick a norm and read its output (fresh layer: scale 1, shift 0; batch "
+                                "norm with batch statistics). With only 3 channels, group norm's one "
+                                "possible middle ground does not exist, so it falls back to 1 group, "
+                                "i.e. layer norm; in the networks each group has 8 channels.")
+                    a_norm = gr.Radio([(NORM_LABELS[k], k) for k in AVERAGED_OVER], value="instance",
+                                      label="Normalization")
+                    a_table = gr.Dataframe(fn.seed_table("instance"), interactive=False)
+                    a_norm.change(fn.seed_table, a_norm, a_table, api_visibility="private")
+
+                with gr.Tab("(b) Contrast and brightness"):
+                    gr.Markdown("Rescale the photo's contrast and brightness before stylizing. Each "
+                                "output is captioned with how far it moved (mean absolute difference, "
+                                "0-255) from the output for the original photo; the plots sweep each "
+                                "slider's range. Instance norm removes a per-channel gain and offset, "
+                                "so it should move least; clipping at black and white limits that.")
+                    with gr.Row():
+                        with gr.Column():
+                            b_image = photo_input()
+                        with gr.Column():
+                            b_style = style_dropdown()
+                            b_contrast = gr.Slider(0.25, 2, value=1.5, step=0.05, label="Contrast")
+                            b_bright = gr.Slider(0.25, 2, value=0.6, step=0.05, label="Brightness")
+                            b_run = gr.Button("Run", variant="primary")
+                        b_adjusted = gr.Image(label="Adjusted photo", interactive=False, height=320)
+                    b_gallery = gr.Gallery(label="Each norm's output", columns=4, height="auto",
+                                           object_fit="contain")
+                    with gr.Row():
+                        b_contrast_plot = gr.LinePlot(x="factor", y="change", color="norm",
+                                                      x_title="contrast factor",
+                                                      y_title="output change (0-255)",
+                                                      title="Output change vs. contrast")
+                        b_bright_plot = gr.LinePlot(x="factor", y="change", color="norm",
+                                                    x_title="brightness factor",
+                                                    y_title="output change (0-255)",
+                                                    title="Output change vs. brightness")
+                    b_run.click(contrast_lab, [b_image, b_style, b_contrast, b_bright],
+                                [b_adjusted, b_gallery, b_contrast_plot, b_bright_plot],
+                                api_visibility="private")
+
+                with gr.Tab("(c) Batch norm's batch dependence"):
+                    gr.Markdown("The batch-norm model with batch statistics (as in training): the same "
+                                "photo comes out differently depending on the other photos in its batch. "
+                                "Instance norm has no such dependence, one reason style transfer uses it.")
+                    with gr.Row():
+                        with gr.Column():
+                            c3_image = photo_input()
+                        with gr.Column():
+                            c3_style = style_dropdown()
+                            c3_others = gr.CheckboxGroup(list(EXAMPLE_PHOTOS), value=list(EXAMPLE_PHOTOS[:2]),
+                                                         label="Other photos in the batch")
+                            c3_run = gr.Button("Run", variant="primary")
+                    c3_gallery = gr.Gallery(label="The same photo, three ways", columns=3, height="auto",
+                                            object_fit="contain")
+                    c3_summary = gr.Markdown()
+                    c3_run.click(batch_lab, [c3_image, c3_style, c3_others], [c3_gallery, c3_summary],
+                                 api_visibility="private")
+
+            with gr.Tab("Training curves"):
+                gr.Markdown("Loss per training step, recorded when the shipped models were trained.")
+                term = gr.Radio(list(fn.LOSS_TERMS), value="total", label="Loss term")
+                plots = []
+                for label, slug in fn.style_choices():
+                    curves = fn.loss_curves(slug)
+                    if curves.empty:
+                        gr.Markdown(f"**{label}**: no loss curve recorded in these weights.")
+                        continue
+                    plot = gr.LinePlot(curves, x="step", y="loss", color="norm", title=label, height=300)
+                    plots.append((slug, plot))
+                if plots:
+                    term.change(lambda t: [fn.loss_curves(slug, t) for slug, _ in plots], term,
+                                [plot for _, plot in plots], api_visibility="private")
+
+        # API-only endpoints (no trigger in the page): the parameter names are the functions' own.
+        gr.on([], stylize, [s_image, s_style, s_norm, s_strength, s_color], s_out, api_name="stylize")
+        gr.on([], compare, [c_image, c_style], c_gallery, api_name="compare")
+
+    concurrency = 1 if device.type == "cpu" else 2  # one CPU job already uses every core
+    return demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
+
+
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> str:
+    """Serve `demo` without blocking; returns the local URL."""
+    _, url, share_url = demo.launch(server_name=host, server_port=port, share=share, max_file_size=MAX_FILE_SIZE,
+                                    prevent_thread_lock=True, quiet=True)
+    return share_url or url

@@ -1,0 +1,186 @@
+"""The plain functions behind the web UI: photos in, pictures and tables out, no Gradio inside.
+
+`style_app.ui` only wires components to these, so each is tested without a browser. They raise
+`StyleAppError` for anything the user can fix; the UI shows that as a message, never a traceback.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from PIL import Image
+
+from style_app import lab
+from style_app.compare import NORM_LABELS, NORM_ORDER, NormResult, compare_norms
+from style_app.errors import ImageError, StyleAppError
+from style_app.images import fit_within, open_image
+from style_app.runtime import resolve_device
+from style_app.stylizer import cached_stylizer
+from style_app.weights import available_models
+
+#: Uploads whose longer side exceeds this are shrunk before anything else (the app's --max-side).
+DEFAULT_MAX_SIDE = 1024
+LOSS_TERMS = ("total", "content", "style", "tv")  # the columns after `step` in loss_curve
+
+
+@dataclass
+class Photo:
+    """An upload, validated and possibly downscaled; `note` says so when it was."""
+
+    image: Image.Image
+    note: str = ""
+
+
+def device_label() -> str:
+    """The device every model runs on, as shown in the page."""
+    device = resolve_device("auto")
+    if device.type == "cuda":
+        return f"CUDA GPU ({torch.cuda.get_device_name(device)})"
+    return {"mps": "Apple GPU (MPS)", "cpu": "CPU"}.get(device.type, device.type)
+
+
+def style_choices() -> list[tuple[str, str]]:
+    """(title, artist) labels paired with the style slug the functions take, one per shipped style."""
+    seen: dict[str, str] = {}
+    for info in available_models():
+        d = info.describe()
+        seen.setdefault(info.style, f"{d['title']} ({d['artist']})" if d["artist"] else d["title"])
+    return [(label, slug) for slug, label in seen.items()]
+
+
+def norm_choices() -> list[tuple[str, str]]:
+    """The shipped norms, labelled (IN, BN, LN, GN), in teaching order."""
+    have = {info.norm for info in available_models()}
+    return [(NORM_LABELS[n], n) for n in NORM_ORDER if n in have]
+
+
+def load_photo(path: str | Path | None, max_side: int = DEFAULT_MAX_SIDE) -> Photo:
+    """Validate an uploaded file with `open_image` and shrink it to `max_side` with a note.
+
+    Error messages name the upload by its file name only, not by the server's temporary path."""
+    if not path:
+        raise ImageError("no photo: upload one or pick an example first")
+    path = Path(path)
+    try:
+        image = open_image(path)
+    except ImageError as e:
+        raise ImageError(str(e).replace(str(path), path.name)) from None
+    if max(image.size) <= max_side:
+        return Photo(image)
+    small = fit_within(image, max_side)
+    return Photo(small, f"Your photo ({image.width}x{image.height}) was downscaled to "
+                        f"{small.width}x{small.height} (the app's limit is {max_side} px).")
+
+
+@dataclass
+class Stylized:
+    image: Image.Image
+    seconds: float
+
+    def report(self, note: str = "") -> str:
+        """What the result panel prints: size, time taken, device, and any downscaling note."""
+        line = (f"{self.image.width}x{self.image.height} px in {self.seconds * 1000:.0f} ms "
+                f"on {device_label()}")
+        return f"{line}\n\n{note}" if note else line
+
+
+def stylize(photo: Image.Image, style: str, norm: str, strength: float = 1.0,
+            preserve_color: bool = False, max_size: int | None = None) -> Stylized:
+    """One photo through one shipped model, timed (model loading excluded)."""
+    stylizer = cached_stylizer(style, norm)
+    start = time.perf_counter()
+    out = stylizer.stylize(photo, strength, preserve_color, max_size)
+    return Stylized(out, time.perf_counter() - start)
+
+
+def compare(photo: Image.Image, style: str, bn_batch_statistics: bool = False,
+            max_size: int | None = None) -> list[NormResult]:
+    """The photo through every norm of `style`; BN on running or (this photo's) batch statistics."""
+    if bn_batch_statistics:
+        return lab.compare_with_batch_statistics(photo, style, max_size)
+    return compare_norms(photo, style, max_size=max_size)
+
+
+def gallery(results: list[NormResult], bn_batch_statistics: bool = False) -> list[tuple[Image.Image, str]]:
+    """(picture, caption) pairs for a gallery; the BN caption says which statistics it used."""
+    stats = "batch statistics" if bn_batch_statistics else "running statistics"
+    return [(r.image, f"{r.label}" + (f" ({stats})" if r.norm == "batch" else "")) for r in results]
+
+
+def latency_table(results: list[NormResult]) -> pd.DataFrame:
+    return pd.DataFrame({"Normalization": [NORM_LABELS[r.norm] for r in results],
+                         "Latency (ms)": [round(r.seconds * 1000) for r in results]})
+
+
+def averaging_table() -> pd.DataFrame:
+    """The seed's lesson: what each norm averages over."""
+    return pd.DataFrame([(NORM_LABELS[k], *v) for k, v in lab.AVERAGED_OVER.items()],
+                        columns=["Normalization", "Averages over", "That is", "Statistics"])
+
+
+def seed_table(kind: str) -> pd.DataFrame:
+    """The seed tensor next to its normalized numbers, one row per image and channel."""
+    x, y = lab.seed_tensor(), lab.normalize_seed(kind)
+    rows = [(f"image {n + 1}", f"channel {c + 1}", _matrix(x[n, c]), _matrix(y[n, c]))
+            for n in range(x.shape[0]) for c in range(x.shape[1])]
+    return pd.DataFrame(rows, columns=["Image", "Channel", "Input", f"{NORM_LABELS[kind]} output"])
+
+
+def _matrix(t: torch.Tensor) -> str:
+    """A small matrix the way one writes it by hand: [a, b; c, d], at most 4 decimals."""
+    return "[" + "; ".join(", ".join(_number(v) for v in row) for row in t.tolist()) + "]"
+
+
+def _number(v: float) -> str:
+    return f"{v:.4f}".rstrip("0").rstrip(".")
+
+
+def adjusted_outputs(photo: Image.Image, style: str, contrast: float, brightness: float,
+                     max_size: int | None = 256) -> tuple[Image.Image, list[tuple[Image.Image, str]]]:
+    """The adjusted photo and each norm's output for it, captioned with how far it moved from the
+    output for the unadjusted photo."""
+    photo = fit_within(photo, max_size)
+    changed = lab.adjust(photo, contrast, brightness)
+    before = {r.norm: r.image for r in compare_norms(photo, style)}
+    return changed, [(r.image, f"{NORM_LABELS[r.norm]}: changed by "
+                               f"{lab.output_change(r.image, before[r.norm]):.1f}/255")
+                     for r in compare_norms(changed, style)]
+
+
+def sensitivity_frame(photo: Image.Image, style: str, adjustment: str,
+                      factors: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0),
+                      max_size: int | None = 128) -> pd.DataFrame:
+    """`lab.sensitivity` as a plot-ready frame (norm, factor, change)."""
+    return pd.DataFrame(lab.sensitivity(photo, style, adjustment, factors, max_size))
+
+
+def batch_dependence(photo: Image.Image, style: str, companions: list[Image.Image],
+                     max_size: int | None = 256) -> tuple[list[tuple[Image.Image, str]], str]:
+    """The BN model's output for the photo: running statistics, batch statistics alone, and batch
+    statistics inside a batch with `companions`; plus a sentence with the measured differences."""
+    if not companions:
+        raise StyleAppError("pick at least one other photo to share the batch")
+    running = lab.stylize_batch([photo], style, batch_statistics=False, max_size=max_size)[0]
+    alone = lab.stylize_batch([photo], style, max_size=max_size)[0]
+    in_batch = lab.stylize_batch([photo, *companions], style, max_size=max_size)[0]
+    tiles = [(running, "BN, running statistics (inference)"), (alone, "BN, batch statistics, alone"),
+             (in_batch, f"BN, batch statistics, with {len(companions)} other photo(s)")]
+    summary = (f"Same photo, same weights: alone vs. in a batch differs by "
+               f"{lab.output_change(alone, in_batch):.1f}/255 on average; running vs. batch "
+               f"statistics by {lab.output_change(running, alone):.1f}/255.")
+    return tiles, summary
+
+
+def loss_curves(style: str, term: str = "total") -> pd.DataFrame:
+    """The training loss curves recorded in the shipped models of `style`: (step, loss, norm)."""
+    if term not in LOSS_TERMS:
+        raise StyleAppError(f"unknown loss term {term!r}; choose one of {', '.join(LOSS_TERMS)}")
+    column = 1 + LOSS_TERMS.index(term)
+    rows = [(point[0], point[column], NORM_LABELS.get(info.norm, info.norm))
+            for info in available_models() if info.style == style
+            for point in info.metadata.get("loss_curve") or []]
+    return pd.DataFrame(rows, columns=["step", "loss", "norm"])
+

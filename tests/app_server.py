@@ -1,0 +1,52 @@
+"""Start `python app.py` on a free port in a subprocess, for the client and browser tests."""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(weights_dir: str | os.PathLike) -> Iterator[str]:
+    """The app serving the models in `weights_dir`; yields its URL, stops it afterwards."""
+    env = {**os.environ, "STYLE_APP_WEIGHTS": str(weights_dir), "GRADIO_ANALYTICS_ENABLED": "False",
+           "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(free_port()), "--max-side", "96"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        yield _wait_for_url(proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_for_url(proc: subprocess.Popen) -> str:
+    deadline, seen = time.monotonic() + START_TIMEOUT_S, []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen.append(line)
+        if "running at " in line:
+            # keep draining its output, so a chatty server never blocks on a full pipe
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
+            return line.split("running at ")[1].split()[0]
+    raise RuntimeError("app.py did not start:\n" + "".join(seen[-30:]))

@@ -1,0 +1,176 @@
+"""The web UI: the plain functions behind it, and both API endpoints through gradio_client."""
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+from conftest import random_photo
+from gradio.data_classes import ImageData
+
+from app_server import running_app
+from models.transformer import TransformerNet
+from style_app import ui_functions as fn
+from style_app.errors import ImageError, StyleAppError
+from style_app.ui import PhotoUpload, user_errors
+from style_app.weights import save_model
+
+
+@pytest.fixture
+def photo_file(tmp_path):
+    path = tmp_path / "photo.png"
+    random_photo(3, (40, 32)).save(path)
+    return path
+
+
+@pytest.fixture
+def corrupt_file(tmp_path):
+    path = tmp_path / "broken.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
+    return path
+
+
+def test_style_choices_show_title_and_artist_but_pass_the_slug(shipped):
+    choices = dict(fn.style_choices())
+    assert choices == {"The Great Wave off Kanagawa (Katsushika Hokusai)": "great_wave",
+                       "The Starry Night (Vincent van Gogh)": "starry_night"}
+
+
+def test_norm_choices_in_teaching_order(shipped):
+    assert [kind for _, kind in fn.norm_choices()] == ["instance", "batch", "layer", "group"]
+
+
+def test_load_photo_downscales_large_uploads_with_a_note(photo_file):
+    small = fn.load_photo(photo_file, max_side=64)
+    assert small.image.size == (40, 32) and small.note == ""
+    shrunk = fn.load_photo(photo_file, max_side=20)
+    assert shrunk.image.size == (20, 16)
+    assert "40x32" in shrunk.note and "20x16" in shrunk.note
+
+
+def test_load_photo_names_a_bad_upload_by_file_name_only(corrupt_file):
+    with pytest.raises(ImageError) as e:
+        fn.load_photo(corrupt_file)
+    assert str(e.value).startswith("broken.jpg: ") and str(corrupt_file.parent) not in str(e.value)
+    with pytest.raises(ImageError, match="no photo"):
+        fn.load_photo(None)
+
+
+def test_stylize_reports_size_time_and_device(shipped):
+    result = fn.stylize(random_photo(1, (40, 32)), "starry_night", "layer", strength=0.5, max_size=20)
+    assert result.image.size == (20, 16)
+    report = result.report("downscaled")
+    assert "20x16 px" in report and " ms on CPU" in report and report.endswith("downscaled")
+
+
+def test_compare_labels_each_norm_and_switches_bn_statistics(shipped):
+    photo = random_photo(2, (36, 28))
+    running = fn.compare(photo, "great_wave")
+    batch = fn.compare(photo, "great_wave", bn_batch_statistics=True)
+    assert [r.norm for r in running] == ["instance", "batch", "layer", "group"]
+    captions = [caption for _, caption in fn.gallery(batch, bn_batch_statistics=True)]
+    assert captions[1].startswith("Batch norm (BN)") and captions[1].endswith("(batch statistics)")
+    assert running[1].image.tobytes() != batch[1].image.tobytes()
+    assert running[0].image.tobytes() == batch[0].image.tobytes()  # only BN changes
+    table = fn.latency_table(running)
+    assert list(table["Normalization"]) == ["Instance norm (IN)", "Batch norm (BN)", "Layer norm (LN)",
+                                            "Group norm (GN)"]
+    assert (table["Latency (ms)"] >= 0).all()
+
+
+def test_averaging_table_is_the_seed_lesson():
+    table = fn.averaging_table().set_index("Normalization")["Averages over"]
+    assert table.to_dict() == {"Instance norm (IN)": "H, W", "Batch norm (BN)": "N, H, W",
+                               "Layer norm (LN)": "C, H, W", "Group norm (GN)": "C/G, H, W"}
+
+
+def test_seed_table_shows_the_notebook_figures():
+    bn = fn.seed_table("batch")
+    assert bn.iloc[0, 2] == "[0, 1; 0, 1]"
+    assert bn.iloc[0, 3] == "[-1.0945, -0.8955; -1.0945, -0.8955]"
+    assert bn.iloc[3, 3] == "[0.8955, 1.0945; 0.8955, 1.0945]"
+    assert fn.seed_table("layer").iloc[0, 3] == "[-0.866, 0; -0.866, 0]"
+    assert fn.seed_table("instance").iloc[3, 3] == "[-1, 1; -1, 1]"
+
+
+def test_adjusted_outputs_and_sensitivity(shipped):
+    photo = random_photo(4, (32, 24))
+    adjusted, tiles = fn.adjusted_outputs(photo, "starry_night", contrast=1.5, brightness=0.6, max_size=24)
+    assert adjusted.size == (24, 18) and len(tiles) == 4
+    assert all("changed by" in caption for _, caption in tiles)
+    frame = fn.sensitivity_frame(photo, "starry_night", "brightness", factors=(0.5, 1.0), max_size=16)
+    assert list(frame.columns) == ["norm", "factor", "change"] and len(frame) == 8
+    assert (frame[frame.factor == 1.0]["change"] == 0).all()
+
+
+def test_batch_dependence_measures_the_difference(shipped):
+    photo = random_photo(5, (24, 20))
+    tiles, summary = fn.batch_dependence(photo, "starry_night", [random_photo(6), random_photo(7)], max_size=24)
+    assert len(tiles) == 3 and "with 2 other photo(s)" in tiles[2][1]
+    assert summary.startswith("Same photo, same weights")
+    with pytest.raises(StyleAppError, match="at least one"):
+        fn.batch_dependence(photo, "starry_night", [])
+
+
+def test_loss_curves_come_from_the_model_metadata(shipped, tmp_path, monkeypatch):
+    assert fn.loss_curves("starry_night").empty  # the test models were never trained
+    monkeypatch.setenv("STYLE_APP_WEIGHTS", str(tmp_path))
+    save_model(TransformerNet("instance"), tmp_path / "curvy_instance.safetensors",
+               {"style": "curvy", "arch": "johnson", "loss_curve": [[0, 9.0, 1.0, 7.0, 1.0], [10, 4.0, 1.5, 2.0, 0.5]]})
+    total = fn.loss_curves("curvy")
+    assert total.to_dict("list") == {"step": [0, 10], "loss": [9.0, 4.0], "norm": ["Instance norm (IN)"] * 2}
+    assert list(fn.loss_curves("curvy", "style")["loss"]) == [7.0, 2.0]
+    with pytest.raises(StyleAppError, match="unknown loss term"):
+        fn.loss_curves("curvy", "beauty")
+
+
+def test_user_errors_become_visible_gradio_errors():
+    @user_errors
+    def fails():
+        raise ImageError("photo.jpg: corrupt")
+
+    with pytest.raises(gr.Error, match="photo.jpg: corrupt"):
+        fails()
+
+
+def test_photo_upload_passes_even_unreadable_files_to_open_image(corrupt_file):
+    assert PhotoUpload().preprocess(ImageData(path=str(corrupt_file), orig_name="broken.jpg")) == str(corrupt_file)
+    assert PhotoUpload().preprocess(None) is None
+
+
+@pytest.fixture(scope="module")
+def client(weights_folder):
+    from gradio_client import Client
+
+    with running_app(weights_folder) as url:
+        yield Client(url, verbose=False)
+
+
+def test_api_endpoints_have_the_documented_parameters(client):
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert [p["parameter_name"] for p in api["/stylize"]["parameters"]] == \
+        ["image", "style", "norm", "strength", "preserve_color"]
+    assert [p["parameter_name"] for p in api["/compare"]["parameters"]] == ["image", "style"]
+
+
+def test_api_stylize_and_compare(client, photo_file, tmp_path):
+    from gradio_client import handle_file
+    from PIL import Image
+
+    out = client.predict(image=handle_file(str(photo_file)), style="starry_night", norm="group", strength=0.8,
+                         preserve_color=True, api_name="/stylize")
+    assert Image.open(out).size == (40, 32)
+    big = tmp_path / "big.png"
+    random_photo(8, (200, 100)).save(big)
+    tiles = client.predict(image=handle_file(str(big)), style="great_wave", api_name="/compare")
+    assert [t["caption"].split("  ")[0] for t in tiles] == ["Instance norm (IN)", "Batch norm (BN)",
+                                                           "Layer norm (LN)", "Group norm (GN)"]
+    assert Image.open(tiles[0]["image"]).size == (96, 48)  # the test app's --max-side 96
+
+
+def test_api_reports_bad_input_as_a_message(client, corrupt_file, photo_file):
+    from gradio_client import handle_file
+
+    with pytest.raises(Exception, match="broken.jpg: corrupt or truncated image"):
+        client.predict(image=handle_file(str(corrupt_file)), style="starry_night", api_name="/compare")
+    with pytest.raises(Exception, match="nope is not in the list of choices"):
+        client.predict(image=handle_file(str(photo_file)), style="nope", norm="instance", strength=1.0,
+                       preserve_color=False, api_name="/stylize")
