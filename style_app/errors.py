@@ -15,3 +15,9 @@ class WeightsError(StyleAppError):
 
 class TrainingError(StyleAppError):
     """Training cannot start or had to stop (bad data, non-finite loss, interrupted)."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (or its type name): our errors print as one line."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

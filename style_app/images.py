@@ -1,19 +1,27 @@
 """Turn whatever image a user hands us into a safe, upright, 8-bit RGB picture, and back."""
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from style_app.errors import ImageError
+from style_app.errors import ImageError, first_line
 
 #: Largest input we decode: 64 megapixels (8000 x 8000). Larger files (and decompression bombs)
-#: are refused before their pixels are decoded.
+#: are refused from their header, before their pixels are decoded. Anything up to the limit is
+#: decoded in full (a 24 MP photo is ~72 MB of RGB) and then shrunk by `fit_within` when the caller
+#: gives a max size.
 MAX_PIXELS = 64_000_000
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+# MAX_PIXELS is below Pillow's bomb-warning threshold, so its warning (a multi-line message on
+# stderr) would only be noise. Set once, globally: catch_warnings() is not thread-safe in a server.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def check_pixels(size: tuple[int, int], name: str = "image") -> None:
@@ -32,34 +40,49 @@ def open_image(path: str | os.PathLike) -> Image.Image:
         raise ImageError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: empty file")
+    with _decoding(str(path)), Image.open(path) as image:
+        check_pixels(image.size, str(path))
+        return to_rgb(image)
+
+
+@contextlib.contextmanager
+def _decoding(name: str) -> Iterator[None]:
+    """Turn any failure while decoding untrusted bytes into an ImageError naming the file:
+    a broken upload must give a message, never a traceback."""
     try:
-        with Image.open(path) as image:
-            check_pixels(image.size, str(path))
-            return to_rgb(image)
+        yield
+    except ImageError:
+        raise
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file Pillow can read") from None
-    except Image.DecompressionBombError as e:
-        raise ImageError(f"{path}: refused as a decompression bomb ({e})") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"{path}: corrupt or truncated image ({e})") from None
+        raise ImageError(f"{name}: not an image file Pillow can read") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name}: refused, far over the {MAX_PIXELS / 1e6:.0f} megapixel limit "
+                         f"(a decompression bomb?)") from None
+    except PermissionError:
+        raise ImageError(f"{name}: permission denied") from None
+    except Exception as e:  # Pillow's decoders raise many types on hostile input
+        raise ImageError(f"{name}: corrupt or truncated image ({first_line(e)})") from None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
     """Upright 8-bit RGB from any Pillow mode: 16-bit and float greys are rescaled, not clipped;
-    transparency is composited on white; CMYK, palette and 1-bit images are converted."""
-    check_pixels(image.size)
-    if getattr(image, "n_frames", 1) > 1:
-        image.seek(0)
-    image = ImageOps.exif_transpose(image)
-    if image.mode.startswith("I") or image.mode == "F":
-        image = Image.fromarray(_to_uint8(np.asarray(image), image.mode), "L")
-    if image.mode == "P":
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return image.convert("RGB")
+    transparency is composited on white; CMYK, palette and 1-bit images are converted.
+    A lazily opened file that turns out corrupt raises ImageError."""
+    name = getattr(image, "filename", "") or "image"
+    with _decoding(name):
+        check_pixels(image.size, name)
+        if getattr(image, "n_frames", 1) > 1:
+            image.seek(0)
+        image = ImageOps.exif_transpose(image)
+        if image.mode.startswith("I") or image.mode == "F":
+            image = Image.fromarray(_to_uint8(np.asarray(image), image.mode), "L")
+        if image.mode == "P":
+            image = image.convert("RGBA")
+        if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+            rgba = image.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, rgba)
+        return image.convert("RGB")
 
 
 def _to_uint8(array: np.ndarray, mode: str) -> np.ndarray:
