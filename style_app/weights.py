@@ -16,7 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from models.transformer import ArchConfig, TransformerNet
-from style_app.errors import WeightsError
+from style_app.errors import WeightsError, first_line
 from style_app.paintings import describe as describe_painting
 
 FORMAT = "style_app.transformer/1"
@@ -82,16 +82,39 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 
 def load_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
-    """Build the network a file describes and load its weights (fp32, eval mode)."""
+    """Build the network a file describes and load its weights (fp32, eval mode).
+
+    The header's architecture is first built on the meta device (no memory) and its tensor
+    shapes compared with the file's, so a header that lies cannot make us allocate a huge net."""
     meta = read_metadata(path)
     try:
-        model = TransformerNet(meta["norm"], ArchConfig.from_dict(meta["arch_config"]))
+        arch = ArchConfig.from_dict(meta["arch_config"])
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in TransformerNet(meta["norm"], arch).state_dict().items()}
+        with safe_open(str(path), framework="pt") as f:
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+        mismatch = _shape_mismatch(expected, found)
+        if mismatch:
+            raise WeightsError(f"{path}: weights do not fit the network they describe ({mismatch})")
+        model = TransformerNet(meta["norm"], arch)
         state = load_file(str(path))
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise WeightsError(f"{path}: weights do not fit the network they describe ({first_line})") from None
+        detail = f"header lacks {e}" if isinstance(e, KeyError) else first_line(e)
+        raise WeightsError(f"{path}: weights do not fit the network they describe ({detail})") from None
     return model.eval(), meta
+
+
+def _shape_mismatch(expected: dict[str, tuple], found: dict[str, tuple]) -> str:
+    """The first missing, unexpected or wrongly shaped tensor, in words; '' when all fit."""
+    for name in sorted(expected.keys() - found.keys()):
+        return f"tensor {name} is missing"
+    for name in sorted(found.keys() - expected.keys()):
+        return f"unexpected tensor {name}"
+    for name, shape in expected.items():
+        if found[name] != shape:
+            return f"tensor {name} has shape {list(found[name])}, the network needs {list(shape)}"
+    return ""
 
 
 def available_models(directory: str | os.PathLike | None = None) -> list[ModelInfo]:
