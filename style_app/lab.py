@@ -25,11 +25,10 @@ from style_app.stylizer import cached_stylizer
 
 #: What each norm computes its mean and variance over, for activations shaped (N, C, H, W).
 AVERAGED_OVER = {
-    "instance": ("H, W", "one channel of one image", "per image and channel"),
-    "batch": ("N, H, W", "one channel across the whole batch (running averages at inference)",
-              "per channel"),
-    "layer": ("C, H, W", "all channels of one image", "per image"),
-    "group": ("C/G, H, W", "a group of channels of one image", "per image and group"),
+    "instance": ("H, W", "one channel of one image"),
+    "batch": ("N, H, W", "one channel across the batch"),
+    "layer": ("C, H, W", "all channels of one image"),
+    "group": ("C/G, H, W", "a group of channels of one image"),
 }
 
 ADJUSTMENTS = ("contrast", "brightness")
@@ -69,7 +68,8 @@ def stylize_batch(photos: Sequence[Image.Image], style: str, norm: str = "batch"
     """Stylize `photos` as one batch (all resized to the first photo's size after `max_size`).
 
     With `batch_statistics`, batch-norm layers average over this batch instead of using their
-    running averages, so each output depends on the other photos."""
+    running averages, so each output depends on the other photos. Both ways run the plain fp32
+    network, so any difference between them comes from the statistics alone."""
     if not photos:
         raise ValueError("stylize_batch needs at least one photo")
     stylizer = cached_stylizer(style, norm, device=device)

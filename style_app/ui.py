@@ -7,8 +7,9 @@ a `StyleAppError` becomes a visible `gr.Error`.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import gradio as gr
 from gradio.media import get_image
@@ -28,20 +29,18 @@ DEFAULT_OUTPUT_SIZE = 512
 LAB_SIZE = 256  # the lab's pictures: small, so its sweeps answer in seconds on a CPU
 
 
-class PhotoUpload(gr.Image):
-    """`gr.Image(type="filepath")` that hands every upload's path to our code unopened, so that
+def pass_paths_unopened(image: gr.Image) -> gr.Image:
+    """Make a `gr.Image(type="filepath")` hand each upload's path to our code unopened, so that
     `open_image` (size limit, corrupt files) judges it and its message reaches the user; the stock
-    component would open it with Pillow first and fail with a bare "Error"."""
+    preprocess opens it with Pillow first, and a non-image would fail with a bare "Error".
+    (Patched on the instance: a Component subclass would make Gradio write a .pyi beside this file.)"""
+    stock = image.preprocess
 
-    is_template = True  # rendered by the stock Image front end
+    def preprocess(payload):
+        return str(payload.path) if payload is not None and payload.path else stock(payload)
 
-    def __init__(self, label: str = "Photo", **kw):
-        super().__init__(type="filepath", label=label, sources=["upload", "clipboard"], **kw)
-
-    def preprocess(self, payload):
-        if payload is not None and payload.path:
-            return str(payload.path)
-        return super().preprocess(payload)
+    image.preprocess = preprocess
+    return image
 
 
 def user_errors(func: Callable) -> Callable:
@@ -57,9 +56,9 @@ def user_errors(func: Callable) -> Callable:
     return wrapper
 
 
-def photo_input(label: str = "Photo") -> PhotoUpload:
-    """An upload box with the example photos under it."""
-    photo = PhotoUpload(label, height=320)
+def photo_input(label: str = "Photo") -> gr.Image:
+    """An upload box (file paths, validated by `open_image`) with the example photos under it."""
+    photo = pass_paths_unopened(gr.Image(type="filepath", label=label, sources=["upload", "clipboard"], height=320))
     gr.Examples([[get_image(name)] for name in EXAMPLE_PHOTOS], inputs=[photo], label="Example photos")
     return photo
 
@@ -67,6 +66,23 @@ def photo_input(label: str = "Photo") -> PhotoUpload:
 def style_dropdown() -> gr.Dropdown:
     choices = fn.style_choices()
     return gr.Dropdown(choices, value=choices[0][1] if choices else None, label="Style (painting, artist)")
+
+
+@contextlib.contextmanager
+def photo_and_style() -> Iterator[tuple[gr.Image, gr.Dropdown]]:
+    """A row with the upload box on the left and, on the right, a column that starts with the style
+    choice; the `with` body adds the tab's other controls to that column."""
+    with gr.Row():
+        with gr.Column():
+            photo = photo_input()
+        with gr.Column():
+            yield photo, style_dropdown()
+
+
+def change_plot(adjustment: str) -> gr.LinePlot:
+    """An (empty until run) plot of each norm's output change against an adjustment factor."""
+    return gr.LinePlot(x="factor", y="change", color="norm", x_title=f"{adjustment} factor",
+                       y_title="output change (0-255)", title=f"Output change vs. {adjustment}")
 
 
 def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
@@ -104,7 +120,7 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
     def contrast_lab(image, style, contrast, brightness):
         source = photo(image)
         adjusted, tiles = fn.adjusted_outputs(source, style, contrast, brightness, LAB_SIZE)
-        return (adjusted, tiles, fn.sensitivity_frame(source, style, "contrast"),
+        return ([(adjusted, "adjusted photo"), *tiles], fn.sensitivity_frame(source, style, "contrast"),
                 fn.sensitivity_frame(source, style, "brightness"))
 
     @user_errors
@@ -141,22 +157,19 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
                             [s_out, s_info], api_visibility="private")
 
             with gr.Tab("Compare normalizations"):
+                with photo_and_style() as (c_image, c_style):
+                    c_bn = gr.Radio([("running statistics (as at inference)", "running"),
+                                     ("batch statistics (this photo alone)", "batch")],
+                                    value="running", label="Batch norm uses")
+                    c_size = gr.Slider(64, max_side, value=min(384, max_side), step=32,
+                                       label="Output size (longer side, px)")
+                    c_run = gr.Button("Compare", variant="primary")
+                c_gallery = gr.Gallery(label="IN, BN, LN, GN", columns=4, object_fit="contain", format="png",
+                                       elem_id="compare-gallery")
                 with gr.Row():
-                    with gr.Column(scale=1):
-                        c_image = photo_input()
-                    with gr.Column(scale=1):
-                        c_style = style_dropdown()
-                        c_bn = gr.Radio([("running statistics (as at inference)", "running"),
-                                         ("batch statistics (this photo alone)", "batch")],
-                                        value="running", label="Batch norm uses")
-                        c_size = gr.Slider(64, max_side, value=min(384, max_side), step=32,
-                                           label="Output size (longer side, px)")
-                        c_run = gr.Button("Compare", variant="primary")
-                        gr.Dataframe(fn.averaging_table(), label="What each norm averages over "
-                                     "(activations shaped N x C x H x W)", interactive=False, wrap=True)
-                c_gallery = gr.Gallery(label="IN, BN, LN, GN", columns=4, height="auto", object_fit="contain",
-                                       format="png")
-                c_latency = gr.Dataframe(label="Latency per model", interactive=False)
+                    c_latency = gr.Dataframe(label="Latency per model", interactive=False)
+                    gr.Dataframe(fn.averaging_table(), label="What each norm averages over "
+                                 "(activations shaped N x C x H x W)", interactive=False)
                 c_run.click(compare_tab, [c_image, c_style, c_bn, c_size], [c_gallery, c_latency],
                             api_visibility="private")
 
@@ -178,42 +191,26 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
                                 "0-255) from the output for the original photo; the plots sweep each "
                                 "slider's range. Instance norm removes a per-channel gain and offset, "
                                 "so it should move least; clipping at black and white limits that.")
-                    with gr.Row():
-                        with gr.Column():
-                            b_image = photo_input()
-                        with gr.Column():
-                            b_style = style_dropdown()
-                            b_contrast = gr.Slider(0.25, 2, value=1.5, step=0.05, label="Contrast")
-                            b_bright = gr.Slider(0.25, 2, value=0.6, step=0.05, label="Brightness")
-                            b_run = gr.Button("Run", variant="primary")
-                        b_adjusted = gr.Image(label="Adjusted photo", interactive=False, height=320)
-                    b_gallery = gr.Gallery(label="Each norm's output", columns=4, height="auto",
+                    with photo_and_style() as (b_image, b_style):
+                        b_contrast = gr.Slider(0.25, 2, value=1.5, step=0.05, label="Contrast")
+                        b_bright = gr.Slider(0.25, 2, value=0.6, step=0.05, label="Brightness")
+                        b_run = gr.Button("Run", variant="primary")
+                    b_gallery = gr.Gallery(label="The adjusted photo and each norm's output", columns=5,
                                            object_fit="contain")
                     with gr.Row():
-                        b_contrast_plot = gr.LinePlot(x="factor", y="change", color="norm",
-                                                      x_title="contrast factor",
-                                                      y_title="output change (0-255)",
-                                                      title="Output change vs. contrast")
-                        b_bright_plot = gr.LinePlot(x="factor", y="change", color="norm",
-                                                    x_title="brightness factor",
-                                                    y_title="output change (0-255)",
-                                                    title="Output change vs. brightness")
+                        b_contrast_plot, b_bright_plot = change_plot("contrast"), change_plot("brightness")
                     b_run.click(contrast_lab, [b_image, b_style, b_contrast, b_bright],
-                                [b_adjusted, b_gallery, b_contrast_plot, b_bright_plot],
+                                [b_gallery, b_contrast_plot, b_bright_plot],
                                 api_visibility="private")
 
                 with gr.Tab("(c) Batch norm's batch dependence"):
                     gr.Markdown("The batch-norm model with batch statistics (as in training): the same "
                                 "photo comes out differently depending on the other photos in its batch. "
                                 "Instance norm has no such dependence, one reason style transfer uses it.")
-                    with gr.Row():
-                        with gr.Column():
-                            c3_image = photo_input()
-                        with gr.Column():
-                            c3_style = style_dropdown()
-                            c3_others = gr.CheckboxGroup(list(EXAMPLE_PHOTOS), value=list(EXAMPLE_PHOTOS[:2]),
-                                                         label="Other photos in the batch")
-                            c3_run = gr.Button("Run", variant="primary")
+                    with photo_and_style() as (c3_image, c3_style):
+                        c3_others = gr.CheckboxGroup(list(EXAMPLE_PHOTOS), value=list(EXAMPLE_PHOTOS[:2]),
+                                                     label="Other photos in the batch")
+                        c3_run = gr.Button("Run", variant="primary")
                     c3_gallery = gr.Gallery(label="The same photo, three ways", columns=3, height="auto",
                                             object_fit="contain")
                     c3_summary = gr.Markdown()

@@ -118,7 +118,7 @@ def latency_table(results: list[NormResult]) -> pd.DataFrame:
 def averaging_table() -> pd.DataFrame:
     """The seed's lesson: what each norm averages over."""
     return pd.DataFrame([(NORM_LABELS[k], *v) for k, v in lab.AVERAGED_OVER.items()],
-                        columns=["Normalization", "Averages over", "That is", "Statistics"])
+                        columns=["Normalization", "Averages over", "That is"])
 
 
 def seed_table(kind: str) -> pd.DataFrame:

@@ -39,8 +39,8 @@ def test_batch_statistics_differ_from_running_and_depend_on_the_batch(shipped):
     assert running.size == alone.size == with_a.size == with_b.size == (32, 24)
     assert lab.output_change(alone, running) > 0
     assert lab.output_change(alone, with_a) > 0 and lab.output_change(with_a, with_b) > 0
-    # the running-statistics path is the Stylizer's own inference
-    assert running.tobytes() == cached_stylizer("starry_night", "batch").stylize(photo).tobytes()
+    # the running-statistics path is the Stylizer's own inference (up to its fast path's rounding)
+    assert lab.output_change(running, cached_stylizer("starry_night", "batch").stylize(photo)) < 1
 
 
 def test_instance_norm_model_is_batch_independent(shipped):

@@ -10,7 +10,7 @@ from app_server import running_app
 from models.transformer import TransformerNet
 from style_app import ui_functions as fn
 from style_app.errors import ImageError, StyleAppError
-from style_app.ui import PhotoUpload, user_errors
+from style_app.ui import pass_paths_unopened, user_errors
 from style_app.weights import save_model
 
 
@@ -131,9 +131,14 @@ def test_user_errors_become_visible_gradio_errors():
         fails()
 
 
-def test_photo_upload_passes_even_unreadable_files_to_open_image(corrupt_file):
-    assert PhotoUpload().preprocess(ImageData(path=str(corrupt_file), orig_name="broken.jpg")) == str(corrupt_file)
-    assert PhotoUpload().preprocess(None) is None
+def test_uploads_reach_open_image_even_when_pillow_cannot_read_them(tmp_path):
+    garbage = tmp_path / "notes.jpg"
+    garbage.write_text("not an image")
+    upload = pass_paths_unopened(gr.Image(type="filepath"))
+    assert upload.preprocess(ImageData(path=str(garbage), orig_name="notes.jpg")) == str(garbage)
+    assert upload.preprocess(None) is None
+    with pytest.raises(ImageError, match="notes.jpg: not an image file Pillow can read"):
+        fn.load_photo(upload.preprocess(ImageData(path=str(garbage))))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,59 @@
+"""End to end in a real headless browser: Debian's chromium driven by Playwright (no browser download).
+
+CI installs chromium with .ci/install-browser.sh; the test is skipped only where it is absent.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import random_photo
+
+from app_server import running_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run"]
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason=f"{CHROMIUM} not installed (run .ci/install-browser.sh)")
+
+
+@pytest.fixture(scope="module")
+def page(weights_folder):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with running_app(weights_folder) as url, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        yield page
+        browser.close()
+
+
+def test_upload_compare_and_see_four_labelled_images(page, tmp_path):
+    photo = tmp_path / "photo.png"
+    random_photo(11, (80, 64)).save(photo)
+    page.get_by_role("tab", name="Compare normalizations").click()
+    panel = page.get_by_role("tabpanel").filter(has=page.locator("#compare-gallery"))
+    panel.locator("input[type=file]").first.set_input_files(str(photo))
+    panel.get_by_role("button", name="Compare", exact=True).click()
+    tiles = page.locator("#compare-gallery img")
+    tiles.nth(3).wait_for()
+    assert tiles.count() == 4
+    for label in ("Instance norm (IN)", "Batch norm (BN)", "Layer norm (LN)", "Group norm (GN)"):
+        assert page.locator("#compare-gallery").get_by_text(label).count() == 1
+    page.screenshot(path=tmp_path / "compare.png", full_page=True)
+    assert (tmp_path / "compare.png").stat().st_size > 10_000
+
+
+def test_unreadable_upload_shows_a_message_not_a_traceback(page, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_text("this is not a picture")
+    page.get_by_role("tab", name="Stylize").click()
+    panel = page.get_by_role("tabpanel").filter(has=page.get_by_role("button", name="Stylize", exact=True))
+    panel.locator("input[type=file]").first.set_input_files(str(broken))
+    panel.get_by_role("button", name="Stylize", exact=True).click()
+    message = page.get_by_text("broken.png: not an image file Pillow can read")
+    message.first.wait_for()
+    assert "Traceback" not in page.content()
