@@ -14,29 +14,35 @@ from PIL import Image
 from models.transformer import TransformerNet
 from style_app.errors import StyleAppError
 from style_app.images import fit_within, to_image, to_rgb, to_tensor
+from style_app.fastpath import InferenceNet
 from style_app.runtime import resolve_device
+from style_app.tiling import TILE_ABOVE_PIXELS, stylize_tiled
 from style_app.weights import find_model, load_model
 
 
 class Stylizer:
-    """One trained network (a style, a norm, an architecture) on one device."""
+    """One trained network (a style, a norm, an architecture) on one device.
 
-    def __init__(self, model: TransformerNet, metadata: dict, device: str = "auto"):
+    `fast=False` forces plain fp32; by default the device's measured fast path runs
+    (style_app.fastpath: bf16 + channels_last on capable CPUs, autocast on CUDA)."""
+
+    def __init__(self, model: TransformerNet, metadata: dict, device: str = "auto", fast: bool = True):
         self.device = resolve_device(device)
         self.model = model.eval().to(self.device)
         self.metadata = metadata
+        self.net = InferenceNet(self.model, self.device, fast)
 
     @classmethod
     def from_pretrained(cls, style: str, norm: str = "instance", arch: str = "johnson",
-                        device: str = "auto") -> "Stylizer":
+                        device: str = "auto", fast: bool = True) -> "Stylizer":
         """A shipped model from the weights folder, by style slug and norm kind."""
-        return cls.from_file(find_model(style, norm, arch).path, device)
+        return cls.from_file(find_model(style, norm, arch).path, device, fast)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, device: str = "auto") -> "Stylizer":
+    def from_file(cls, path: str | os.PathLike, device: str = "auto", fast: bool = True) -> "Stylizer":
         """Any style_app .safetensors file."""
         model, metadata = load_model(path)
-        return cls(model, metadata, device)
+        return cls(model, metadata, device, fast)
 
     @property
     def style(self) -> str:
@@ -69,8 +75,13 @@ class Stylizer:
 
     @torch.inference_mode()
     def run(self, batch: torch.Tensor) -> torch.Tensor:
-        """The network on a (N, 3, H, W) batch in [0, 1]; returns the same shape on the CPU."""
-        return self.model(batch.to(self.device)).float().cpu()
+        """The network on a (N, 3, H, W) batch in [0, 1]; returns the same shape on the CPU.
+
+        Pictures above TILE_ABOVE_PIXELS go through in tiles with whole-image norm statistics,
+        which bounds memory (a 4096x4096 photo fits in well under 3 GB)."""
+        if batch.shape[-2] * batch.shape[-1] > TILE_ABOVE_PIXELS:
+            return stylize_tiled(self.net.model, self.net, batch)
+        return self.net(batch).cpu()
 
 
 @functools.lru_cache(maxsize=32)

@@ -1,0 +1,39 @@
+import pytest
+import torch
+
+from conftest import random_photo
+from models.transformer import TransformerNet
+from style_app import stylizer as stylizer_module
+from style_app.fastpath import InferenceNet
+from style_app.images import to_tensor
+from style_app.runtime import autocast_dtype
+from style_app.stylizer import Stylizer
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (10 * torch.log10(1 / (a.float() - b.float()).pow(2).mean())).item()
+
+
+@pytest.mark.parametrize("norm", ["instance", "batch", "layer", "group", "none"])
+def test_fast_path_output_is_within_35_db_of_fp32(norm):
+    torch.manual_seed(1)
+    model = TransformerNet(norm).eval()
+    photo = to_tensor(random_photo(5, (160, 120)))
+    fast, plain = InferenceNet(model, torch.device("cpu")), InferenceNet(model, torch.device("cpu"), fast=False)
+    assert fast.dtype == autocast_dtype(torch.device("cpu")) and plain.dtype is None
+    out = fast(photo)
+    assert out.dtype == torch.float32 and out.shape == photo.shape
+    assert psnr(out, plain(photo)) >= 35
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # the fp32 model is untouched
+
+
+def test_stylizer_can_be_forced_to_fp32_and_tiles_big_images(monkeypatch):
+    torch.manual_seed(2)
+    model = TransformerNet("instance")
+    plain = Stylizer(model, {"style": "x"}, "cpu", fast=False)
+    assert plain.net.mode == "fp32"
+    photo = to_tensor(random_photo(6, (300, 200)))
+    whole = plain.run(photo)
+    monkeypatch.setattr(stylizer_module, "TILE_ABOVE_PIXELS", 100 * 100)
+    tiled = plain.run(photo)  # one tile, but normalized with statistics of the whole picture
+    assert tiled.shape == photo.shape and psnr(tiled, whole) > 60
