@@ -7,7 +7,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from style_app.errors import StyleAppError
+from style_app.errors import Interrupted, StyleAppError
 from style_app.images import list_images, open_image
 
 EXIT_USAGE = 2
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except StyleAppError as e:
         print(f"style-app: error: {e}", file=sys.stderr)
-        return EXIT_INTERRUPTED if "interrupted" in str(e) else EXIT_USAGE
+        return EXIT_INTERRUPTED if isinstance(e, Interrupted) else EXIT_USAGE
     except KeyboardInterrupt:
         print("style-app: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -17,6 +17,10 @@ class TrainingError(StyleAppError):
     """Training cannot start or had to stop (bad data, non-finite loss, interrupted)."""
 
 
+class Interrupted(TrainingError):
+    """Training stopped on Ctrl-C or SIGTERM; the message says where the checkpoint is (exit 130)."""
+
+
 def first_line(error: BaseException) -> str:
     """The first line of an exception's message (or its type name): our errors print as one line."""
     text = str(error).strip()

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from models.transformer import TransformerNet
 from models.vgg import VGGFeatures, VGGWeightsError, load_vgg
 from style_app.data import ContentImages, StepBatches
-from style_app.errors import ImageError, TrainingError
+from style_app.errors import ImageError, Interrupted, TrainingError
 from style_app.images import fit_within, list_images, open_image, to_tensor
 from style_app.losses import PerceptualLoss
 from style_app.paintings import describe
@@ -104,7 +104,7 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
     loss_fn = PerceptualLoss(vgg, style, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight)
     photos = ContentImages(list_images(cfg.content_dir), cfg.image_size)
     batches = StepBatches(len(photos), cfg.batch_size, cfg.seed, start, cfg.steps, rank, world)
-    loader = DataLoader(photos, batch_sampler=batches, num_workers=cfg.workers,
+    loader = DataLoader(photos, batch_sampler=batches, num_workers=cfg.workers, worker_init_fn=_ignore_interrupts,
                         persistent_workers=False, pin_memory=device.type == "cuda")
     val_photos = _validation_batch(cfg, device) if cfg.val_dir and lead else None
     net = DistributedDataParallel(model) if world > 1 else model
@@ -115,7 +115,7 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
     step, window_start, last_saved = start, time.perf_counter(), start
     model.train()
     try:
-        with _sigterm_as_interrupt():
+        with _StopRequests() as stop:
             for batch in loader:
                 x = batch.to(device, non_blocking=True).contiguous(memory_format=memory_format)
                 with autocast(device, amp_dtype):
@@ -140,15 +140,22 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
                 if step % cfg.checkpoint_every == 0 and step < cfg.steps:
                     if val_photos is not None:
                         _log(cfg, {"step": step, "split": "val", **_evaluate(model, loss_fn, val_photos, device, amp_dtype)})
+                    _check_finite(cfg, model, step, last_saved)
                     _save_checkpoint(cfg, model, optimizer, step, lead)
                     last_saved = step
-    except KeyboardInterrupt:
-        _save_checkpoint(cfg, model, optimizer, step, lead)
-        raise TrainingError(f"interrupted at step {step}; checkpoint saved to {cfg.checkpoint_path}; "
-                            f"continue with --resume") from None
+                if stop.requested and step < cfg.steps:  # between steps: model, optimizer, step agree
+                    if last_saved != step:
+                        _check_finite(cfg, model, step, last_saved)
+                        _save_checkpoint(cfg, model, optimizer, step, lead)
+                    raise Interrupted(f"interrupted at step {step}; checkpoint saved to {cfg.checkpoint_path}; "
+                                      f"continue with --resume")
+    except KeyboardInterrupt:  # a second Ctrl-C: mid-step, so the model may be half updated; keep the old one
+        raise Interrupted(f"interrupted twice at step {step}, not saved; last checkpoint: "
+                          f"{_describe_checkpoint(cfg, last_saved)}; continue with --resume") from None
     finally:
         bar.close()
 
+    _check_finite(cfg, model, step, last_saved)
     _save_checkpoint(cfg, model, optimizer, step, lead)
     if not lead:
         dist.destroy_process_group()
@@ -206,12 +213,24 @@ def _save_checkpoint(cfg: TrainConfig, model: TransformerNet, optimizer: torch.o
     path = cfg.checkpoint_path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                    "config": asdict(cfg), "rng": torch.get_rng_state()}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                        "config": asdict(cfg), "rng": torch.get_rng_state()}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:  # e.g. disk full: say so, and leave the previous checkpoint as it was
+        tmp.unlink(missing_ok=True)
+        raise TrainingError(f"{path}: cannot write checkpoint at step {step} ({e.strerror or e}); "
+                            f"the previous one is intact") from None
+
+
+def _check_finite(cfg: TrainConfig, model: TransformerNet, step: int, last_saved: int) -> None:
+    """Refuse to save NaN/Inf weights (a finite loss can still give non-finite gradients)."""
+    if not all(torch.isfinite(p).all() for p in model.parameters()):
+        raise TrainingError(f"weights became non-finite by step {step}; stopped, last good checkpoint: "
+                            f"{_describe_checkpoint(cfg, last_saved)}")
 
 
 def _describe_checkpoint(cfg: TrainConfig, step: int) -> str:
@@ -254,17 +273,37 @@ def _metadata(cfg: TrainConfig, step: int, val: dict | None) -> dict:
             "train_config": config, "final_losses": final, "loss_curve": curve}
 
 
-class _sigterm_as_interrupt:
-    """Treat SIGTERM like Ctrl-C, so `kill` also leaves a fresh checkpoint."""
+def _ignore_interrupts(worker_id: int) -> None:
+    """DataLoader workers leave Ctrl-C and SIGTERM sent to the whole process group to the main
+    process, which stops them: otherwise a worker dies first and the main one prints a traceback."""
+    for s in _StopRequests.SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
 
-    def __enter__(self):
+
+class _StopRequests:
+    """Ctrl-C (SIGINT) and `kill` (SIGTERM) ask the loop to stop after the current step, so the
+    checkpoint it then writes never catches an optimizer update halfway. A second signal
+    interrupts at once (KeyboardInterrupt), without saving."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested: int | None = None
+        self.previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested is not None:
+            raise KeyboardInterrupt
+        self.requested = signum
+
+    def __enter__(self) -> "_StopRequests":
         try:
-            self.previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-        except ValueError:  # not the main thread
-            self.previous = None
+            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        except ValueError:  # not the main thread: signals cannot reach us here anyway
+            self.previous = {}
         return self
 
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
+    def __exit__(self, *exc: object) -> bool:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
         return False

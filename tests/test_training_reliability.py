@@ -1,0 +1,182 @@
+"""Training survives what laptops and users do to it: SIGKILL at any moment, Ctrl-C, a full disk,
+and a loss or weights that turn NaN/Inf. Every case keeps a loadable checkpoint, and resuming
+gives bit-for-bit the weights of a run that was never interrupted."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from style_app.errors import TrainingError
+from style_app.losses import PerceptualLoss
+from style_app.train import TrainConfig, train
+from test_train import losses, tiny_config
+
+REPO = Path(__file__).resolve().parent.parent
+STEPS = 5
+
+
+def config(folder: Path, photo_dir, style_file, tiny_vgg_file, **overrides) -> TrainConfig:
+    """The tests' tiny run at one photo a step, checkpointing every step unless told otherwise."""
+    settings = {"steps": STEPS, "batch_size": 1, "checkpoint_every": 1, **overrides}
+    return tiny_config(folder, photo_dir, style_file, tiny_vgg_file, **settings)
+
+
+def command(cfg: TrainConfig, *extra: str) -> list[str]:
+    """`python -m style_app train` with every setting of `cfg` spelled out."""
+    args = [sys.executable, "-m", "style_app", "train", "--quiet", "--device", "cpu", *extra]
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name == "fast":
+            args += [] if value else ["--no-fast"]
+        elif f.name not in ("resume", "device") and value is not None:
+            args += ["--" + f.name.replace("_", "-"), str(value)]
+    return args
+
+
+def start(cfg: TrainConfig, *extra: str) -> subprocess.Popen:
+    """A training process in its own process group (as a terminal runs it), with our thread
+    count, so its arithmetic matches this process's bit for bit."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    return subprocess.Popen(command(cfg, *extra), cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_until(condition: Callable[[], bool], proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"training ended early ({proc.returncode}): {proc.stderr.read()[-2000:]}"
+        assert time.monotonic() < deadline, "training made no progress"
+        time.sleep(0.02)
+
+
+def logged_steps(cfg: TrainConfig) -> int:
+    return len(cfg.log_path.read_text().splitlines()) if cfg.log_path.exists() else 0
+
+
+def checkpoint(cfg: TrainConfig) -> dict:
+    """The checkpoint, loaded the safe way (no pickled code)."""
+    return torch.load(cfg.checkpoint_path, weights_only=True)
+
+
+def assert_same_as(reference: TrainConfig, cfg: TrainConfig) -> None:
+    a, b = load_file(reference.out), load_file(cfg.out)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    assert losses(reference) == losses(cfg)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, photo_dir, style_file, tiny_vgg_file) -> TrainConfig:
+    """The run nobody interrupted."""
+    cfg = config(tmp_path_factory.mktemp("reference"), photo_dir, style_file, tiny_vgg_file)
+    train(cfg, progress=False)
+    return cfg
+
+
+def test_sigkill_at_any_moment_then_resume_matches_uninterrupted(reference, tmp_path, photo_dir, style_file,
+                                                                 tiny_vgg_file):
+    cfg = config(tmp_path, photo_dir, style_file, tiny_vgg_file)
+    # moment 1: the instant the first checkpoint is on disk
+    proc = start(cfg)
+    wait_until(cfg.checkpoint_path.exists, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    first = checkpoint(cfg)["step"]
+    assert 1 <= first < STEPS
+    # moment 2: a resumed run, killed as it logs a step, i.e. while it writes that step's checkpoint
+    proc = start(cfg, "--resume")
+    wait_until(lambda: logged_steps(cfg) >= first + 2, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    second = checkpoint(cfg)["step"]
+    assert first < second < STEPS and not Path(cfg.out).exists()
+    train(TrainConfig(**{**vars(cfg), "resume": "auto"}), progress=False)
+    assert_same_as(reference, cfg)
+
+
+def test_ctrl_c_saves_checkpoint_exits_130_in_one_line(reference, tmp_path, photo_dir, style_file, tiny_vgg_file):
+    # workers=1: Ctrl-C reaches the DataLoader worker too (the whole process group), as in a terminal
+    cfg = config(tmp_path, photo_dir, style_file, tiny_vgg_file, checkpoint_every=STEPS, workers=1)
+    proc = start(cfg)
+    wait_until(lambda: logged_steps(cfg) >= 1, proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    step = checkpoint(cfg)["step"]  # saved by the interrupt, as checkpoint_every never came round
+    assert 1 <= step < STEPS
+    assert err.splitlines() == [f"style-app: error: interrupted at step {step}; checkpoint saved to "
+                                f"{cfg.checkpoint_path}; continue with --resume"]
+    train(TrainConfig(**{**vars(cfg), "resume": "auto"}), progress=False)
+    assert_same_as(reference, cfg)
+
+
+class NanGradient(torch.autograd.Function):
+    """Identity forward, NaN backward: a finite loss that still poisons the weights."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad * float("nan")
+
+
+POISONS = {
+    "inf_loss": (lambda total: total * float("inf"), r"loss became inf at step 3; stopped, last good checkpoint: "),
+    "nan_gradient": (NanGradient.apply, r"weights became non-finite by step 3; stopped, last good checkpoint: "),
+}
+
+
+@pytest.mark.parametrize("poison", POISONS)
+def test_non_finite_training_stops_and_keeps_last_good_checkpoint(poison, tmp_path, photo_dir, style_file,
+                                                                  tiny_vgg_file, monkeypatch):
+    cfg = config(tmp_path, photo_dir, style_file, tiny_vgg_file)
+    apply, message = POISONS[poison]
+    real_forward, calls, saved = PerceptualLoss.forward, [], {}
+
+    def forward(self, stylized, content):
+        result = real_forward(self, stylized, content)
+        calls.append(1)
+        if len(calls) == 3:  # step 3: remember the checkpoint as it was before the poison
+            saved["bytes"] = cfg.checkpoint_path.read_bytes()
+            result["total"] = apply(result["total"])
+        return result
+
+    monkeypatch.setattr(PerceptualLoss, "forward", forward)
+    with pytest.raises(TrainingError, match=message + f"{cfg.checkpoint_path} \\(step 2\\)$"):
+        train(cfg, progress=False)
+    assert cfg.checkpoint_path.read_bytes() == saved["bytes"]
+    state = checkpoint(cfg)
+    assert state["step"] == 2 and all(torch.isfinite(v).all() for v in state["model"].values())
+    assert not Path(cfg.out).exists()
+
+
+def test_disk_full_while_checkpointing_keeps_previous_checkpoint(tmp_path, photo_dir, style_file, tiny_vgg_file,
+                                                                 monkeypatch):
+    cfg = config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=3)
+    real_save, calls = torch.save, []
+
+    def save(obj, f, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # half a file, then the disk is full
+            f.write(b"\x80partial")
+            raise OSError(28, "No space left on device")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    with pytest.raises(TrainingError, match=r"cannot write checkpoint at step 2 \(No space left on device\)"):
+        train(cfg, progress=False)
+    assert checkpoint(cfg)["step"] == 1
+    assert not cfg.checkpoint_path.with_name(cfg.checkpoint_path.name + ".tmp").exists()
