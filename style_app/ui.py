@@ -27,6 +27,7 @@ MAX_FILE_SIZE = "25mb"
 QUEUE_SIZE = 32
 DEFAULT_OUTPUT_SIZE = 512
 LAB_SIZE = 256  # the lab's pictures: small, so its sweeps answer in seconds on a CPU
+NORM_COLORS = dict(zip(NORM_LABELS.values(), ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f")))
 
 
 def pass_paths_unopened(image: gr.Image) -> gr.Image:
@@ -58,7 +59,8 @@ def user_errors(func: Callable) -> Callable:
 
 def photo_input(label: str = "Photo") -> gr.Image:
     """An upload box (file paths, validated by `open_image`) with the example photos under it."""
-    photo = pass_paths_unopened(gr.Image(type="filepath", label=label, sources=["upload", "clipboard"], height=320))
+    photo = pass_paths_unopened(gr.Image(type="filepath", label=label, sources=["upload", "clipboard"],
+                                         height=320))
     gr.Examples([[get_image(name)] for name in EXAMPLE_PHOTOS], inputs=[photo], label="Example photos")
     return photo
 
@@ -79,10 +81,15 @@ def photo_and_style() -> Iterator[tuple[gr.Image, gr.Dropdown]]:
             yield photo, style_dropdown()
 
 
+def norm_plot(value=None, **kw) -> gr.LinePlot:
+    """A line per norm, each norm in the same colour on every plot of the app."""
+    return gr.LinePlot(value, color="norm", color_map=NORM_COLORS, **kw)
+
+
 def change_plot(adjustment: str) -> gr.LinePlot:
     """An (empty until run) plot of each norm's output change against an adjustment factor."""
-    return gr.LinePlot(x="factor", y="change", color="norm", x_title=f"{adjustment} factor",
-                       y_title="output change (0-255)", title=f"Output change vs. {adjustment}")
+    return norm_plot(x="factor", y="change", x_title=f"{adjustment} factor", y_title="output change (0-255)",
+                     title=f"Output change vs. {adjustment}")
 
 
 def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
@@ -164,8 +171,8 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
                     c_size = gr.Slider(64, max_side, value=min(384, max_side), step=32,
                                        label="Output size (longer side, px)")
                     c_run = gr.Button("Compare", variant="primary")
-                c_gallery = gr.Gallery(label="IN, BN, LN, GN", columns=4, object_fit="contain", format="png",
-                                       elem_id="compare-gallery")
+                c_gallery = gr.Gallery(label="IN, BN, LN, GN", columns=4, height=360, object_fit="contain",
+                                       format="png", elem_id="compare-gallery")
                 with gr.Row():
                     c_latency = gr.Dataframe(label="Latency per model", interactive=False)
                     gr.Dataframe(fn.averaging_table(), label="What each norm averages over "
@@ -187,8 +194,8 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
 
                 with gr.Tab("(b) Contrast and brightness"):
                     gr.Markdown("Rescale the photo's contrast and brightness before stylizing. Each "
-                                "output is captioned with how far it moved (mean absolute difference, "
-                                "0-255) from the output for the original photo; the plots sweep each "
+                                "output is captioned with how far it moved, Δ (mean absolute "
+                                "difference, 0-255), from the output for the original photo; the plots sweep each "
                                 "slider's range. Instance norm removes a per-channel gain and offset, "
                                 "so it should move least; clipping at black and white limits that.")
                     with photo_and_style() as (b_image, b_style):
@@ -196,7 +203,7 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
                         b_bright = gr.Slider(0.25, 2, value=0.6, step=0.05, label="Brightness")
                         b_run = gr.Button("Run", variant="primary")
                     b_gallery = gr.Gallery(label="The adjusted photo and each norm's output", columns=5,
-                                           object_fit="contain")
+                                           height=280, object_fit="contain", elem_id="lab-contrast-gallery")
                     with gr.Row():
                         b_contrast_plot, b_bright_plot = change_plot("contrast"), change_plot("brightness")
                     b_run.click(contrast_lab, [b_image, b_style, b_contrast, b_bright],
@@ -208,11 +215,11 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
                                 "photo comes out differently depending on the other photos in its batch. "
                                 "Instance norm has no such dependence, one reason style transfer uses it.")
                     with photo_and_style() as (c3_image, c3_style):
-                        c3_others = gr.CheckboxGroup(list(EXAMPLE_PHOTOS), value=list(EXAMPLE_PHOTOS[:2]),
+                        c3_others = gr.CheckboxGroup(list(EXAMPLE_PHOTOS), value=list(EXAMPLE_PHOTOS[-2:]),
                                                      label="Other photos in the batch")
                         c3_run = gr.Button("Run", variant="primary")
-                    c3_gallery = gr.Gallery(label="The same photo, three ways", columns=3, height="auto",
-                                            object_fit="contain")
+                    c3_gallery = gr.Gallery(label="The same photo, three ways", columns=3, height=420,
+                                            object_fit="contain", elem_id="lab-batch-gallery")
                     c3_summary = gr.Markdown()
                     c3_run.click(batch_lab, [c3_image, c3_style, c3_others], [c3_gallery, c3_summary],
                                  api_visibility="private")
@@ -221,13 +228,14 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
                 gr.Markdown("Loss per training step, recorded when the shipped models were trained.")
                 term = gr.Radio(list(fn.LOSS_TERMS), value="total", label="Loss term")
                 plots = []
-                for label, slug in fn.style_choices():
-                    curves = fn.loss_curves(slug)
-                    if curves.empty:
-                        gr.Markdown(f"**{label}**: no loss curve recorded in these weights.")
-                        continue
-                    plot = gr.LinePlot(curves, x="step", y="loss", color="norm", title=label, height=300)
-                    plots.append((slug, plot))
+                with gr.Row(equal_height=True):
+                    for label, slug in fn.style_choices():
+                        curves = fn.loss_curves(slug)
+                        if curves.empty:
+                            gr.Markdown(f"**{label}**: no loss curve recorded in these weights.")
+                            continue
+                        plot = norm_plot(curves, x="step", y="loss", title=label, height=300, min_width=560)
+                        plots.append((slug, plot))
                 if plots:
                     term.change(lambda t: [fn.loss_curves(slug, t) for slug, _ in plots], term,
                                 [plot for _, plot in plots], api_visibility="private")

@@ -140,13 +140,12 @@ def _number(v: float) -> str:
 
 def adjusted_outputs(photo: Image.Image, style: str, contrast: float, brightness: float,
                      max_size: int | None = 256) -> tuple[Image.Image, list[tuple[Image.Image, str]]]:
-    """The adjusted photo and each norm's output for it, captioned with how far it moved from the
-    output for the unadjusted photo."""
+    """The adjusted photo and each norm's output for it, captioned with how far it moved (mean
+    absolute difference, 0-255) from the output for the unadjusted photo."""
     photo = fit_within(photo, max_size)
     changed = lab.adjust(photo, contrast, brightness)
     before = {r.norm: r.image for r in compare_norms(photo, style)}
-    return changed, [(r.image, f"{NORM_LABELS[r.norm]}: changed by "
-                               f"{lab.output_change(r.image, before[r.norm]):.1f}/255")
+    return changed, [(r.image, f"{NORM_LABELS[r.norm]} Δ {lab.output_change(r.image, before[r.norm]):.1f}")
                      for r in compare_norms(changed, style)]
 
 

@@ -95,7 +95,7 @@ def test_adjusted_outputs_and_sensitivity(shipped):
     photo = random_photo(4, (32, 24))
     adjusted, tiles = fn.adjusted_outputs(photo, "starry_night", contrast=1.5, brightness=0.6, max_size=24)
     assert adjusted.size == (24, 18) and len(tiles) == 4
-    assert all("changed by" in caption for _, caption in tiles)
+    assert all(" Δ " in caption for _, caption in tiles)
     frame = fn.sensitivity_frame(photo, "starry_night", "brightness", factors=(0.5, 1.0), max_size=16)
     assert list(frame.columns) == ["norm", "factor", "change"] and len(frame) == 8
     assert (frame[frame.factor == 1.0]["change"] == 0).all()
@@ -114,7 +114,8 @@ def test_loss_curves_come_from_the_model_metadata(shipped, tmp_path, monkeypatch
     assert fn.loss_curves("starry_night").empty  # the test models were never trained
     monkeypatch.setenv("STYLE_APP_WEIGHTS", str(tmp_path))
     save_model(TransformerNet("instance"), tmp_path / "curvy_instance.safetensors",
-               {"style": "curvy", "arch": "johnson", "loss_curve": [[0, 9.0, 1.0, 7.0, 1.0], [10, 4.0, 1.5, 2.0, 0.5]]})
+               {"style": "curvy", "arch": "johnson",
+                "loss_curve": [[0, 9.0, 1.0, 7.0, 1.0], [10, 4.0, 1.5, 2.0, 0.5]]})
     total = fn.loss_curves("curvy")
     assert total.to_dict("list") == {"step": [0, 10], "loss": [9.0, 4.0], "norm": ["Instance norm (IN)"] * 2}
     assert list(fn.loss_curves("curvy", "style")["loss"]) == [7.0, 2.0]
