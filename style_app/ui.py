@@ -26,6 +26,7 @@ EXAMPLE_PHOTOS = ("cheetah.jpg", "tower.jpg", "groot.jpeg", "lion.jpg")
 MAX_FILE_SIZE = "25mb"
 QUEUE_SIZE = 32
 DEFAULT_OUTPUT_SIZE = 512
+COMPARE_SIZE = 384  # each of the four tiles; also what /compare returns
 LAB_SIZE = 256  # the lab's pictures: small, so its sweeps answer in seconds on a CPU
 NORM_COLORS = dict(zip(NORM_LABELS.values(), ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f")))
 
@@ -109,7 +110,7 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
     @user_errors
     def compare(image: str, style: str) -> list[tuple[Image.Image, str]]:
         """The photo through the IN, BN, LN and GN models of one style, captioned with latency."""
-        return fn.gallery(fn.compare(photo(image), style, max_size=DEFAULT_OUTPUT_SIZE))
+        return fn.gallery(fn.compare(photo(image), style, max_size=COMPARE_SIZE))
 
     @user_errors
     def stylize_tab(image, style, norm, strength, preserve_color, size):
@@ -132,7 +133,8 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
 
     @user_errors
     def batch_lab(image, style, companions):
-        others = [fn.load_photo(get_image(name)).image for name in companions]
+        # only the offered examples: a crafted request must not name other files
+        others = [fn.load_photo(get_image(name)).image for name in companions if name in EXAMPLE_PHOTOS]
         return fn.batch_dependence(photo(image), style, others, LAB_SIZE)
 
     # ---- layout ----
@@ -168,7 +170,7 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
                     c_bn = gr.Radio([("running statistics (as at inference)", "running"),
                                      ("batch statistics (this photo alone)", "batch")],
                                     value="running", label="Batch norm uses")
-                    c_size = gr.Slider(64, max_side, value=min(384, max_side), step=32,
+                    c_size = gr.Slider(64, max_side, value=min(COMPARE_SIZE, max_side), step=32,
                                        label="Output size (longer side, px)")
                     c_run = gr.Button("Compare", variant="primary")
                 c_gallery = gr.Gallery(label="IN, BN, LN, GN", columns=4, height=360, object_fit="contain",
