@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 START = time.perf_counter()
@@ -9,12 +10,14 @@ START = time.perf_counter()
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the style_app web UI on the shipped weights.")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 exposes it to the network)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to bind (0.0.0.0 exposes the app to the network)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     parser.add_argument("--max-side", type=int, default=1024, help="uploads larger than this are downscaled")
     args = parser.parse_args(argv)
 
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage reports
     from style_app.ui import build_demo, launch
 
     demo = build_demo(args.max_side)
