@@ -21,8 +21,9 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
 
 @pytest.fixture(scope="module")
 def page(weights_folder):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with running_app(weights_folder) as url, sync_api.sync_playwright() as p:
+    from playwright.sync_api import sync_playwright  # the test extra installs it
+
+    with running_app(weights_folder) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(60_000)
