@@ -34,6 +34,9 @@ class ArchConfig:
 
 ARCHS: dict[str, ArchConfig] = {
     "johnson": ArchConfig(),
+    # ~13x fewer parameters (129 k) and ~7x fewer FLOPs: narrow full-resolution layers (they
+    # dominate the cost) and 32 channels below, like Magenta's 166 k-parameter network
+    "slim": ArchConfig(channels=(16, 32, 32)),
 }
 
 
