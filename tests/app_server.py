@@ -24,12 +24,20 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_app(weights_dir: str | os.PathLike) -> Iterator[str]:
     """The app serving the models in `weights_dir`; yields its URL, stops it afterwards."""
+    with app_process(weights_dir) as (_, url):
+        yield url
+
+
+@contextlib.contextmanager
+def app_process(weights_dir: str | os.PathLike, max_side: int = 96) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`running_app` that also yields the server process (the load test reads its memory)."""
     env = {**os.environ, "STYLE_APP_WEIGHTS": str(weights_dir), "GRADIO_ANALYTICS_ENABLED": "False",
            "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(free_port()), "--max-side", "96"],
+    proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(free_port()),
+                             "--max-side", str(max_side)],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        yield _wait_for_url(proc)
+        yield proc, _wait_for_url(proc)
     finally:
         proc.terminate()
         try:
