@@ -96,6 +96,24 @@ def build_parser() -> Parser:
     p = sub.add_parser("list", help="the shipped models")
     p.add_argument("--json", action="store_true", help="machine-readable list")
     p.set_defaults(run=run_list)
+
+    from style_app import bench
+    p = sub.add_parser("bench", help="inference and training speed beside a plain-fp32 baseline")
+    p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--arch", nargs="+", default=list(bench.ARCH_NAMES))
+    p.add_argument("--norm", nargs="+", default=list(bench.NORMS))
+    p.add_argument("--sizes", nargs="+", type=int, default=list(bench.SIZES), help="inference image sides")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (median), after a warm-up")
+    p.add_argument("--no-train", dest="train", action="store_false", help="skip the training measurements")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
+    p.set_defaults(run=run_bench)
+
+    p = sub.add_parser("export", help="a model as ONNX (dynamic size), checked against PyTorch")
+    p.add_argument("--format", choices=["onnx"], default="onnx")
+    add_model_choice(p)
+    p.add_argument("-o", "--out", required=True, help="output .onnx file")
+    p.set_defaults(run=run_export)
     return parser
 
 
@@ -167,6 +185,33 @@ def run_evaluate(args: argparse.Namespace) -> None:
     print(format_table(scores))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(scores_as_json(scores), indent=2) + "\n")
+
+
+def run_bench(args: argparse.Namespace) -> None:
+    from style_app.bench import format_table, machine, run_bench
+    from style_app.runtime import resolve_device
+
+    device = resolve_device(args.device)
+    print(f"machine: {machine()}", flush=True)
+    results = []
+    for result in run_bench(device, args.arch, args.norm, args.sizes, args.repeats, args.train, args.compile):
+        results.append(result)
+        print(format_table([result]).splitlines()[-1], flush=True)
+    print(format_table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine(), "results": [r.to_dict() for r in results]},
+                                              indent=2) + "\n")
+
+
+def run_export(args: argparse.Namespace) -> None:
+    from style_app.export import check_onnx, export_onnx
+    from style_app.weights import find_model, load_model
+
+    if bool(args.style) == bool(args.weights):
+        raise StyleAppError("give either --style NAME (with --norm) or --weights FILE")
+    model, _ = load_model(args.weights or find_model(args.style, args.norm, args.arch).path)
+    path = export_onnx(model, args.out)
+    print(f"wrote {path}; largest difference from PyTorch: {check_onnx(path, model):.1e}")
 
 
 def run_list(args: argparse.Namespace) -> None:
