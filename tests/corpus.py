@@ -148,6 +148,17 @@ ODD: dict[str, Odd] = {
 }
 
 
+#: JPEG is lossy: how far a decoded colour may be from the one we encoded.
+TOLERANCE = 12
+
+
+def assert_colours(image: Image.Image, expected: dict[tuple[int, int], tuple[int, int, int]]) -> None:
+    """Each listed pixel is within TOLERANCE of its expected RGB colour."""
+    for xy, colour in expected.items():
+        got = image.getpixel(xy)
+        assert all(abs(g - e) <= TOLERANCE for g, e in zip(got, colour)), f"pixel {xy}: {got}, expected {colour}"
+
+
 def write_bad(folder: Path, name: str) -> Path:
     """Write one refused file into `folder` (or, for a missing one, nothing) and return its path."""
     data = BAD[name]()

@@ -105,6 +105,20 @@ def test_bad_upload_is_a_visible_message_naming_only_the_file(name, client, tmp_
     assert "/tmp" not in str(error.value) and "Traceback" not in str(error.value)
 
 
+@pytest.mark.parametrize("name", corpus.ODD)
+def test_odd_upload_comes_back_upright_in_true_colours(name, client, tmp_path):
+    from gradio_client import handle_file
+    from PIL import Image
+
+    path = corpus.write_odd(tmp_path, name)
+    # strength 0 returns the photo itself (as PNG): what the app made of the upload
+    out = client.predict(image=handle_file(str(path)), style="starry_night", norm="instance", strength=0.0,
+                         preserve_color=False, api_name="/stylize")
+    with Image.open(out) as result:
+        assert result.size == corpus.ODD[name].size
+        corpus.assert_colours(result.convert("RGB"), corpus.ODD[name].pixels)
+
+
 def test_concurrent_clients_all_succeed_and_memory_settles(server, tmp_path):
     proc, url = server
     photo = tmp_path / "photo.jpg"
