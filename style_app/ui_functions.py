@@ -77,6 +77,8 @@ def load_photo(path: str | Path | None, max_side: int = DEFAULT_MAX_SIDE) -> Pho
 
 @dataclass
 class Stylized:
+    """A result and the time its network took, for the page to report."""
+
     image: Image.Image
     seconds: float
 
@@ -111,6 +113,7 @@ def gallery(results: list[NormResult], bn_batch_statistics: bool = False) -> lis
 
 
 def latency_table(results: list[NormResult]) -> pd.DataFrame:
+    """Milliseconds per model, so the norms' costs can be compared too."""
     return pd.DataFrame({"Normalization": [NORM_LABELS[r.norm] for r in results],
                          "Latency (ms)": [round(r.seconds * 1000) for r in results]})
 
