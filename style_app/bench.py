@@ -5,8 +5,11 @@ absolute times do not. Networks are randomly initialised: speed does not depend 
 """
 from __future__ import annotations
 
+import json
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -154,6 +157,31 @@ def bench_training(arch: str, norm: str, device: torch.device, size: int = 256, 
     dtype = autocast_dtype(device)
     mode = f"{str(dtype).removeprefix('torch.').replace('bfloat16', 'bf16')} autocast, channels_last" if dtype else "channels_last"
     return Result("train", arch, norm, size, batch, device.type, mode, base_s, fast_s, gflop)
+
+
+#: Run in a fresh interpreter, so ru_maxrss is the peak of one stylization (and its imports).
+_RSS_SCRIPT = """
+import json, resource, sys, time
+import torch
+from PIL import Image
+from models.transformer import TransformerNet
+from style_app.stylizer import Stylizer
+size, arch, norm = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+stylizer = Stylizer(TransformerNet(norm, arch), {}, "cpu")
+photo = Image.effect_noise((size, size), 64).convert("RGB")
+start = time.perf_counter()
+stylizer.stylize(photo)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+def stylize_peak_rss(size: int, arch: str = "johnson", norm: str = "instance") -> dict:
+    """Seconds and peak resident memory (GiB) of `Stylizer.stylize` on a size x size photo on the
+    CPU, measured in a subprocess: {"seconds": ..., "peak_rss_gb": ...}."""
+    done = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(size), arch, norm], capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def machine() -> str:

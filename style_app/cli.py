@@ -107,6 +107,8 @@ def build_parser() -> Parser:
     p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (median), after a warm-up")
     p.add_argument("--no-train", dest="train", action="store_false", help="skip the training measurements")
     p.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
+    p.add_argument("--rss", type=int, metavar="SIDE", help="also stylize a SIDE x SIDE photo in a subprocess "
+                   "and report its peak memory (e.g. 4096)")
     p.set_defaults(run=run_bench)
 
     p = sub.add_parser("export", help="a model as ONNX (dynamic size), checked against PyTorch")
@@ -188,7 +190,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> None:
-    from style_app.bench import format_table, machine, run_bench
+    from style_app.bench import format_table, machine, run_bench, stylize_peak_rss
     from style_app.runtime import resolve_device
 
     device = resolve_device(args.device)
@@ -198,9 +200,13 @@ def run_bench(args: argparse.Namespace) -> None:
         results.append(result)
         print(format_table([result]).splitlines()[-1], flush=True)
     print(format_table(results))
+    report = {"machine": machine(), "results": [r.to_dict() for r in results]}
+    if args.rss:
+        report["stylize_peak_rss"] = {"side": args.rss, **stylize_peak_rss(args.rss)}
+        print(f"stylize {args.rss}x{args.rss} (johnson, instance, cpu): {report['stylize_peak_rss']['seconds']:.1f} s, "
+              f"peak RSS {report['stylize_peak_rss']['peak_rss_gb']:.2f} GiB")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "results": [r.to_dict() for r in results]},
-                                              indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
 
 
 def run_export(args: argparse.Namespace) -> None:

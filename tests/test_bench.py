@@ -23,10 +23,11 @@ def test_bench_measures_fast_path_beside_the_baseline():
 def test_bench_command_prints_the_machine_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "--device", "cpu", "--arch", "slim", "--norm", "instance", "--sizes", "40",
-                 "--repeats", "1", "--no-train", "--json", str(out)]) == 0
+                 "--repeats", "1", "--no-train", "--rss", "64", "--json", str(out)]) == 0
     assert "| inference | slim | instance | 40² |" in capsys.readouterr().out
     report = json.loads(out.read_text())
     assert "threads" in report["machine"] and report["results"][0]["speedup"] > 0
+    assert report["stylize_peak_rss"]["side"] == 64 and 0.05 < report["stylize_peak_rss"]["peak_rss_gb"] < 3
 
 
 def test_conv_flops_of_the_johnson_network():

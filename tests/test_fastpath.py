@@ -4,14 +4,11 @@ import torch
 from conftest import random_photo
 from models.transformer import TransformerNet
 from style_app import stylizer as stylizer_module
+from style_app.bench import psnr
 from style_app.fastpath import InferenceNet
 from style_app.images import to_tensor
 from style_app.runtime import autocast_dtype
 from style_app.stylizer import Stylizer
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return (10 * torch.log10(1 / (a.float() - b.float()).pow(2).mean())).item()
 
 
 @pytest.mark.parametrize("norm", ["instance", "batch", "layer", "group", "none"])

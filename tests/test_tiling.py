@@ -4,15 +4,12 @@ import torch
 from conftest import random_photo
 from models.norms import make_norm
 from models.transformer import TransformerNet
+from style_app.bench import psnr
 from style_app.fastpath import InferenceNet
 from style_app.images import to_tensor
 from style_app.tiling import stylize_tiled, tile_starts, whole_image_stats
 
 TILE, OVERLAP = 256, 64
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return (10 * torch.log10(1 / (a.float() - b.float()).pow(2).mean())).item()
 
 
 def seam_ratio(out: torch.Tensor, starts: list[int]) -> float:
