@@ -22,7 +22,7 @@ def seam_ratio(out: torch.Tensor, starts: list[int]) -> float:
 @pytest.fixture(scope="module")
 def photo_and_net():
     torch.manual_seed(0)
-    return to_tensor(random_photo(3, (1024, 1024))), InferenceNet(TransformerNet("instance"), torch.device("cpu"))
+    return to_tensor(random_photo(3, (1024, 1024))), InferenceNet(TransformerNet("instance", "slim"), torch.device("cpu"))
 
 
 def test_tiled_output_matches_untiled_without_seams(photo_and_net):
