@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -116,7 +117,7 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
     model.train()
     try:
         with _StopRequests() as stop:
-            for batch in loader:
+            for batch in _until_stopped(loader, stop):
                 x = batch.to(device, non_blocking=True).contiguous(memory_format=memory_format)
                 with autocast(device, amp_dtype):
                     losses = loss_fn(net(x), x)
@@ -143,15 +144,17 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
                     _check_finite(cfg, model, step, last_saved)
                     _save_checkpoint(cfg, model, optimizer, step, lead)
                     last_saved = step
-                if stop.requested and step < cfg.steps:  # between steps: model, optimizer, step agree
-                    if last_saved != step:
-                        _check_finite(cfg, model, step, last_saved)
-                        _save_checkpoint(cfg, model, optimizer, step, lead)
-                    raise Interrupted(f"interrupted at step {step}; checkpoint saved to {cfg.checkpoint_path}; "
-                                      f"continue with --resume")
+            if stop.requested and step < cfg.steps:  # between steps: model, optimizer and step agree
+                if last_saved != step:
+                    _check_finite(cfg, model, step, last_saved)
+                    _save_checkpoint(cfg, model, optimizer, step, lead)
+                raise Interrupted(f"interrupted at step {step}; checkpoint saved to {cfg.checkpoint_path}; "
+                                  f"continue with --resume")
     except KeyboardInterrupt:  # a second Ctrl-C: mid-step, so the model may be half updated; keep the old one
         raise Interrupted(f"interrupted twice at step {step}, not saved; last checkpoint: "
                           f"{_describe_checkpoint(cfg, last_saved)}; continue with --resume") from None
+    except TrainingError as e:
+        raise _without_worker_traceback(e) from None
     finally:
         bar.close()
 
@@ -274,10 +277,37 @@ def _metadata(cfg: TrainConfig, step: int, val: dict | None) -> dict:
 
 
 def _ignore_interrupts(worker_id: int) -> None:
-    """DataLoader workers leave Ctrl-C and SIGTERM sent to the whole process group to the main
-    process, which stops them: otherwise a worker dies first and the main one prints a traceback."""
-    for s in _StopRequests.SIGNALS:
-        signal.signal(s, signal.SIG_IGN)
+    """DataLoader workers leave Ctrl-C (sent to the whole process group by a terminal) to the main
+    process, which stops them. SIGTERM, from the main process shutting them down or sent to the
+    group, ends a worker at once and with success: dying of the signal would make the main
+    process raise a traceback mid-step, and ignoring it would hang the main process at exit."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
+
+
+def _until_stopped(loader: DataLoader, stop: "_StopRequests") -> Iterator[torch.Tensor]:
+    """The loader's batches until a stop is requested. Checked before each fetch, so a stop never
+    waits for data; a worker that ended on the same signal while we waited is no error."""
+    batches = iter(loader)
+    while not stop.requested:
+        try:
+            yield next(batches)
+        except StopIteration:
+            return
+        except RuntimeError:
+            if not stop.requested:
+                raise
+            return
+
+
+def _without_worker_traceback(error: TrainingError) -> TrainingError:
+    """torch re-raises an error from a DataLoader worker with the worker's traceback pasted into
+    its message; keep the original one-line message, as the CLI prints errors in one line."""
+    text = str(error).strip()
+    if not (text.startswith("Caught ") and "Original Traceback" in text):
+        return error
+    last = text.splitlines()[-1]  # "style_app.errors.TrainingError: <the original message>"
+    return type(error)(last.split(": ", 1)[1] if ": " in last else last)
 
 
 class _StopRequests:

@@ -4,6 +4,7 @@ gives bit-for-bit the weights of a run that was never interrupted."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import corpus
 from style_app.errors import TrainingError
+from style_app.images import list_images
 from style_app.losses import PerceptualLoss
 from style_app.train import TrainConfig, train
 from test_train import losses, tiny_config
@@ -105,14 +108,17 @@ def test_sigkill_at_any_moment_then_resume_matches_uninterrupted(reference, tmp_
     assert_same_as(reference, cfg)
 
 
-def test_ctrl_c_saves_checkpoint_exits_130_in_one_line(reference, tmp_path, photo_dir, style_file, tiny_vgg_file):
-    # workers=1: Ctrl-C reaches the DataLoader worker too (the whole process group), as in a terminal
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_interrupt_saves_checkpoint_exits_130_in_one_line(signum, reference, tmp_path, photo_dir, style_file,
+                                                          tiny_vgg_file):
+    # sent to the whole process group, as a terminal's Ctrl-C or systemd's stop does, so it also
+    # reaches the DataLoader worker (workers=1)
     cfg = config(tmp_path, photo_dir, style_file, tiny_vgg_file, checkpoint_every=STEPS, workers=1)
     proc = start(cfg)
     wait_until(lambda: logged_steps(cfg) >= 1, proc)
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, signum)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err[-2000:]
     step = checkpoint(cfg)["step"]  # saved by the interrupt, as checkpoint_every never came round
     assert 1 <= step < STEPS
     assert err.splitlines() == [f"style-app: error: interrupted at step {step}; checkpoint saved to "
@@ -180,3 +186,15 @@ def test_disk_full_while_checkpointing_keeps_previous_checkpoint(tmp_path, photo
         train(cfg, progress=False)
     assert checkpoint(cfg)["step"] == 1
     assert not cfg.checkpoint_path.with_name(cfg.checkpoint_path.name + ".tmp").exists()
+
+
+def test_unreadable_training_photo_is_one_line_from_a_worker(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    """The error happens in a DataLoader worker; torch pastes the worker's traceback into it."""
+    photos = tmp_path / "photos"
+    shutil.copytree(photo_dir, photos)
+    bad = corpus.write_bad(photos, "truncated.jpg")
+    cfg = config(tmp_path, photos, style_file, tiny_vgg_file, batch_size=len(list_images(photos)), workers=1)
+    with pytest.raises(TrainingError) as error:
+        train(cfg, progress=False)
+    assert str(error.value).startswith(f"training image unusable: {bad}: corrupt or truncated image (")
+    assert "\n" not in str(error.value)
