@@ -108,23 +108,34 @@ def test_sigkill_at_any_moment_then_resume_matches_uninterrupted(reference, tmp_
     assert_same_as(reference, cfg)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
-def test_interrupt_saves_checkpoint_exits_130_in_one_line(signum, reference, tmp_path, photo_dir, style_file,
-                                                          tiny_vgg_file):
-    # sent to the whole process group, as a terminal's Ctrl-C or systemd's stop does, so it also
-    # reaches the DataLoader worker (workers=1)
-    cfg = config(tmp_path, photo_dir, style_file, tiny_vgg_file, checkpoint_every=STEPS, workers=1)
+def interrupt(cfg: TrainConfig, signum: int) -> int:
+    """Start a run with a DataLoader worker, send `signum` to its whole process group (as a
+    terminal's Ctrl-C or a systemd stop does) after its first step; check that it stopped in
+    one line with exit code 130 and a loadable checkpoint, and return the checkpoint's step."""
     proc = start(cfg)
     wait_until(lambda: logged_steps(cfg) >= 1, proc)
     os.killpg(proc.pid, signum)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     step = checkpoint(cfg)["step"]  # saved by the interrupt, as checkpoint_every never came round
     assert 1 <= step < STEPS
     assert err.splitlines() == [f"style-app: error: interrupted at step {step}; checkpoint saved to "
                                 f"{cfg.checkpoint_path}; continue with --resume"]
+    return step
+
+
+def test_ctrl_c_saves_checkpoint_exits_130_and_resumes_exactly(reference, tmp_path, photo_dir, style_file,
+                                                               tiny_vgg_file):
+    cfg = config(tmp_path, photo_dir, style_file, tiny_vgg_file, checkpoint_every=STEPS, workers=1)
+    interrupt(cfg, signal.SIGINT)
     train(TrainConfig(**{**vars(cfg), "resume": "auto"}), progress=False)
     assert_same_as(reference, cfg)
+
+
+def test_sigterm_to_the_process_group_stops_as_cleanly(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    """Workers must neither die with a traceback in the main process nor hang its exit."""
+    interrupt(config(tmp_path, photo_dir, style_file, tiny_vgg_file, checkpoint_every=STEPS, workers=1),
+              signal.SIGTERM)
 
 
 class NanGradient(torch.autograd.Function):
