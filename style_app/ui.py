@@ -25,6 +25,8 @@ from style_app.runtime import resolve_device
 EXAMPLE_PHOTOS = ("cheetah.jpg", "tower.jpg", "groot.jpeg", "lion.jpg")
 MAX_FILE_SIZE = "25mb"
 QUEUE_SIZE = 32
+#: Every hour, delete uploads and results older than a day: a public app must not fill the disk.
+DELETE_CACHE = (3600, 86400)
 DEFAULT_OUTPUT_SIZE = 512
 COMPARE_SIZE = 384  # each of the four tiles; also what /compare returns
 LAB_SIZE = 256  # the lab's pictures: small, so its sweeps answer in seconds on a CPU
@@ -139,7 +141,7 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
 
     # ---- layout ----
     device = resolve_device("auto")
-    with gr.Blocks(title="style_app: neural style transfer and normalization") as demo:
+    with gr.Blocks(title="style_app: neural style transfer and normalization", delete_cache=DELETE_CACHE) as demo:
         gr.Markdown("# Fast neural style transfer, four normalizations\n"
                     f"Johnson et al. (2016) networks with instance, batch, layer or group norm. "
                     f"Running on **{fn.device_label()}**. Uploads larger than {max_side} px are "

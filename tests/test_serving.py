@@ -60,6 +60,12 @@ def test_app_defaults_bind_loopback_without_share_link(monkeypatch):
     assert not options.get("allowed_paths")  # no folder of this machine is opened to the web
 
 
+def test_app_deletes_old_uploads_and_results(shipped):
+    from style_app import ui
+
+    assert ui.build_demo(96).delete_cache == ui.DELETE_CACHE == (3600, 86400)
+
+
 @pytest.fixture(scope="module")
 def server(weights_folder):
     with app_process(weights_folder, max_side=384) as (proc, url):
