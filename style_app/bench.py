@@ -55,17 +55,21 @@ class Result:
                 "images_per_s": round(self.batch / self.fast_s, 3)}
 
 
-def median_time(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Median wall time of `fn` over `repeats` calls, after one warm-up call."""
-    fn()
-    times = []
+def paired_median_times(baseline: Callable[[], object], fast: Callable[[], object], repeats: int,
+                        device: torch.device) -> tuple[float, float]:
+    """Median wall times of two callables over `repeats` calls each, after a warm-up call each.
+    Calls alternate (baseline, fast, baseline, ...) so that load changes on a shared machine hit
+    both alike and their ratio stays meaningful."""
+    baseline(), fast()
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, bucket in zip((baseline, fast), times):
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            bucket.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def _sync(device: torch.device) -> None:
@@ -113,8 +117,7 @@ def bench_inference(arch: str, norm: str, size: int, device: torch.device, repea
         fast(x)
         compile_s, mode = time.perf_counter() - start, fast.mode + ", torch.compile"
     quality = psnr(fast(x).cpu(), reference.cpu())
-    base_s = median_time(lambda: baseline(x), repeats, device)
-    fast_s = median_time(lambda: fast(x), repeats, device)
+    base_s, fast_s = paired_median_times(lambda: baseline(x), lambda: fast(x), repeats, device)
     return Result("inference", arch, norm, size, 1, device.type, mode, base_s, fast_s, gflop, quality, compile_s)
 
 
@@ -146,8 +149,9 @@ def training_step(arch: str, norm: str, size: int, batch: int, device: torch.dev
 def bench_training(arch: str, norm: str, device: torch.device, size: int = 256, batch: int = 4,
                    repeats: int = 3, vgg_widths: Sequence[int] = VGG16_WIDTHS) -> Result:
     """Seconds per training step (and images/s): fp32 baseline vs train's fast path."""
-    base_s = median_time(training_step(arch, norm, size, batch, device, False, vgg_widths), repeats, device)
-    fast_s = median_time(training_step(arch, norm, size, batch, device, True, vgg_widths), repeats, device)
+    base_s, fast_s = paired_median_times(training_step(arch, norm, size, batch, device, False, vgg_widths),
+                                         training_step(arch, norm, size, batch, device, True, vgg_widths),
+                                         repeats, device)
     x = torch.rand(batch, 3, size, size, device=device)
     vgg = VGGFeatures(vgg_layers(vgg_widths)).to(device)
     # forward + backward: 3x the forward's convolution work for the trained network, 2x for VGG
