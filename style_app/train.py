@@ -287,14 +287,15 @@ def _ignore_interrupts(worker_id: int) -> None:
 
 def _until_stopped(loader: DataLoader, stop: "_StopRequests") -> Iterator[torch.Tensor]:
     """The loader's batches until a stop is requested. Checked before each fetch, so a stop never
-    waits for data; a worker that ended on the same signal while we waited is no error."""
+    waits for data. A worker that ended on the same signal while we waited for or received a
+    batch is no error (torch reports it as RuntimeError, a reset connection, EOF...)."""
     batches = iter(loader)
     while not stop.requested:
         try:
             yield next(batches)
         except StopIteration:
             return
-        except RuntimeError:
+        except Exception:
             if not stop.requested:
                 raise
             return

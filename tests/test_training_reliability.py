@@ -116,7 +116,7 @@ def interrupt(cfg: TrainConfig, signum: int) -> int:
     wait_until(lambda: logged_steps(cfg) >= 1, proc)
     os.killpg(proc.pid, signum)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err[-2000:]
+    assert proc.returncode == 130, (proc.returncode, err[-2000:])
     step = checkpoint(cfg)["step"]  # saved by the interrupt, as checkpoint_every never came round
     assert 1 <= step < STEPS
     assert err.splitlines() == [f"style-app: error: interrupted at step {step}; checkpoint saved to "
