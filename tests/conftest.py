@@ -1,6 +1,10 @@
 """Fixtures that make everything the tests need, so they run without ../shared or a network."""
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny workloads: extra threads only spin (and subprocesses inherit)
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +16,7 @@ from models.vgg import vgg_layers
 from style_app.weights import save_model
 
 TINY_VGG_WIDTHS = (4, 4, 8, 8, 8, 8, 8, 16, 16, 16)
+torch.set_num_threads(1)
 
 
 def random_photo(seed: int, size: tuple[int, int] = (48, 40)) -> Image.Image:
