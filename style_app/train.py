@@ -10,8 +10,8 @@ import math
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass, fields
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -141,13 +141,11 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
                 if step % cfg.checkpoint_every == 0 and step < cfg.steps:
                     if val_photos is not None:
                         _log(cfg, {"step": step, "split": "val", **_evaluate(model, loss_fn, val_photos, device, amp_dtype)})
-                    _check_finite(cfg, model, step, last_saved)
-                    _save_checkpoint(cfg, model, optimizer, step, lead)
+                    _save_checkpoint(cfg, model, optimizer, step, lead, last_saved)
                     last_saved = step
             if stop.requested and step < cfg.steps:  # between steps: model, optimizer and step agree
                 if last_saved != step:
-                    _check_finite(cfg, model, step, last_saved)
-                    _save_checkpoint(cfg, model, optimizer, step, lead)
+                    _save_checkpoint(cfg, model, optimizer, step, lead, last_saved)
                 raise Interrupted(f"interrupted at step {step}; checkpoint saved to {cfg.checkpoint_path}; "
                                   f"continue with --resume")
     except KeyboardInterrupt:  # a second Ctrl-C: mid-step, so the model may be half updated; keep the old one
@@ -158,8 +156,7 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
     finally:
         bar.close()
 
-    _check_finite(cfg, model, step, last_saved)
-    _save_checkpoint(cfg, model, optimizer, step, lead)
+    _save_checkpoint(cfg, model, optimizer, step, lead, last_saved)
     if not lead:
         dist.destroy_process_group()
         return Path(cfg.out)
@@ -209,8 +206,10 @@ def _resume(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Opti
 
 
 def _save_checkpoint(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Optimizer,
-                     step: int, lead: bool) -> None:
-    """Write atomically (temp file, fsync, rename): a kill at any moment leaves the previous one."""
+                     step: int, lead: bool, last_saved: int) -> None:
+    """Write atomically (temp file, fsync, rename): a kill at any moment leaves the previous one.
+    Non-finite weights are refused, so every checkpoint is a good one."""
+    _check_finite(cfg, model, step, last_saved)
     if not lead:
         return
     path = cfg.checkpoint_path
