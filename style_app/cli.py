@@ -126,6 +126,15 @@ def add_model_choice(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="a .safetensors model file instead of --style")
 
 
+def chosen_model(args: argparse.Namespace) -> Path:
+    """The model file that --style/--norm/--arch or --weights names."""
+    from style_app.weights import find_model
+
+    if bool(args.style) == bool(args.weights):
+        raise StyleAppError("give either --style NAME (with --norm) or --weights FILE")
+    return Path(args.weights) if args.weights else find_model(args.style, args.norm, args.arch).path
+
+
 def run_train(args: argparse.Namespace) -> None:
     from style_app.train import TrainConfig, train
 
@@ -140,11 +149,9 @@ def run_stylize(args: argparse.Namespace) -> None:
 
     from style_app.stylizer import Stylizer
 
-    if bool(args.style) == bool(args.weights):
-        raise StyleAppError("give either --style NAME (with --norm) or --weights FILE")
+    model_path = chosen_model(args)
     jobs = plan_outputs(args.inputs, args.out, args.out_dir)
-    stylizer = (Stylizer.from_file(args.weights, args.device) if args.weights
-                else Stylizer.from_pretrained(args.style, args.norm, args.arch, args.device))
+    stylizer = Stylizer.from_file(model_path, args.device)
     for src, dst in tqdm(jobs, disable=len(jobs) < 2, unit="image"):
         result = stylizer.stylize(open_image(src), args.strength, args.preserve_color, args.max_size)
         save_image(result, dst)
@@ -211,11 +218,9 @@ def run_bench(args: argparse.Namespace) -> None:
 
 def run_export(args: argparse.Namespace) -> None:
     from style_app.export import check_onnx, export_onnx
-    from style_app.weights import find_model, load_model
+    from style_app.weights import load_model
 
-    if bool(args.style) == bool(args.weights):
-        raise StyleAppError("give either --style NAME (with --norm) or --weights FILE")
-    model, _ = load_model(args.weights or find_model(args.style, args.norm, args.arch).path)
+    model, _ = load_model(chosen_model(args))
     path = export_onnx(model, args.out)
     print(f"wrote {path}; largest difference from PyTorch: {check_onnx(path, model):.1e}")
 
