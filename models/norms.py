@@ -7,6 +7,9 @@ What each kind averages over, for activations shaped (N, C, H, W):
     instance  one channel of one image                (H, W)     per N, C
     group     a group of channels of one image        (C/G, H, W) per N, G
     none      nothing (identity)
+
+With `num_styles` > 1 every kind becomes conditional (Dumoulin et al. 2017): the statistics are
+shared, the scale and shift are chosen per style, so one network holds several styles.
 """
 from __future__ import annotations
 
@@ -107,14 +110,37 @@ class GroupNorm(WholeImageStats, nn.GroupNorm):
         return self.normalize(x, self.num_groups)
 
 
-def make_norm(kind: str, num_channels: int, **kw) -> nn.Module:
-    """Build the normalization layer `kind` for `num_channels` channels.
+class StyleConditional(nn.Module):
+    """Conditional normalization (Dumoulin et al. 2017): one affine-free norm shared by all styles,
+    then the scale and shift of the selected style. `mix` weights the styles: one-hot selects one,
+    anything in between blends them."""
+
+    def __init__(self, norm: nn.Module, num_channels: int, num_styles: int):
+        super().__init__()
+        self.norm = norm
+        self.weight = nn.Parameter(torch.ones(num_styles, num_channels))
+        self.bias = nn.Parameter(torch.zeros(num_styles, num_channels))
+        self.register_buffer("mix", F.one_hot(torch.tensor(0), num_styles).float(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.norm(x)
+        # weighted sums elementwise, not as a matmul: stays fp32 under autocast
+        scale = (self.mix[:, None] * self.weight).sum(0).view(1, -1, 1, 1).to(y.dtype)
+        shift = (self.mix[:, None] * self.bias).sum(0).view(1, -1, 1, 1).to(y.dtype)
+        return y * scale + shift
+
+
+def make_norm(kind: str, num_channels: int, num_styles: int = 1, **kw) -> nn.Module:
+    """Build the normalization layer `kind` for `num_channels` channels; with `num_styles` > 1, a
+    StyleConditional one.
 
     `kw` is passed to the underlying torch layer (e.g. `eps`, `momentum`; `num_groups` for group).
     """
+    if num_styles > 1 and kind != "none":
+        return StyleConditional(make_norm(kind, num_channels, affine=False, **kw), num_channels, num_styles)
     if kind == "instance":
         # affine, and no running stats: per-image statistics in eval mode too (Ulyanov et al. 2016)
-        return InstanceNorm(num_channels, affine=True, track_running_stats=False, **kw)
+        return InstanceNorm(num_channels, **{"affine": True, **kw}, track_running_stats=False)
     if kind == "batch":
         return nn.BatchNorm2d(num_channels, **kw)
     if kind == "layer":

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.norms import make_norm
+from models.norms import StyleConditional, make_norm
 
 
 @dataclass(frozen=True)
@@ -46,17 +46,18 @@ def conv(in_ch: int, out_ch: int, kernel: int, stride: int = 1) -> nn.Conv2d:
 
 
 class ConvNormReLU(nn.Sequential):
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, norm: str):
-        super().__init__(conv(in_ch, out_ch, kernel, stride), make_norm(norm, out_ch), nn.ReLU(inplace=True))
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int, norm: str, num_styles: int = 1):
+        super().__init__(conv(in_ch, out_ch, kernel, stride), make_norm(norm, out_ch, num_styles),
+                         nn.ReLU(inplace=True))
 
 
 class ResidualBlock(nn.Module):
-    def __init__(self, channels: int, norm: str):
+    def __init__(self, channels: int, norm: str, num_styles: int = 1):
         super().__init__()
         self.body = nn.Sequential(
-            ConvNormReLU(channels, channels, 3, 1, norm),
+            ConvNormReLU(channels, channels, 3, 1, norm, num_styles),
             conv(channels, channels, 3),
-            make_norm(norm, channels),
+            make_norm(norm, channels, num_styles),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,23 +65,38 @@ class ResidualBlock(nn.Module):
 
 
 class TransformerNet(nn.Module):
-    """Image in [0, 1] -> stylized image in [0, 1] of exactly the same size."""
+    """Image in [0, 1] -> stylized image in [0, 1] of exactly the same size.
 
-    def __init__(self, norm: str = "instance", arch: str | ArchConfig = "johnson"):
+    `num_styles` > 1 makes every norm conditional on the style (models.norms.StyleConditional):
+    the convolutions are shared, `set_style` picks the style or a blend of styles."""
+
+    def __init__(self, norm: str = "instance", arch: str | ArchConfig = "johnson", num_styles: int = 1):
         super().__init__()
         if isinstance(arch, str):
             if arch not in ARCHS:
                 raise ValueError(f"unknown arch {arch!r}; valid archs: {', '.join(ARCHS)}")
             arch = ARCHS[arch]
-        self.norm, self.arch = norm, arch
+        self.norm, self.arch, self.num_styles = norm, arch, num_styles
         c1, c2, c3 = arch.channels
-        self.enc1 = ConvNormReLU(3, c1, arch.edge_kernel, 1, norm)
-        self.enc2 = ConvNormReLU(c1, c2, 3, 2, norm)
-        self.enc3 = ConvNormReLU(c2, c3, 3, 2, norm)
-        self.res = nn.Sequential(*(ResidualBlock(c3, norm) for _ in range(arch.res_blocks)))
-        self.dec2 = ConvNormReLU(c3, c2, 3, 1, norm)
-        self.dec1 = ConvNormReLU(c2, c1, 3, 1, norm)
+        self.enc1 = ConvNormReLU(3, c1, arch.edge_kernel, 1, norm, num_styles)
+        self.enc2 = ConvNormReLU(c1, c2, 3, 2, norm, num_styles)
+        self.enc3 = ConvNormReLU(c2, c3, 3, 2, norm, num_styles)
+        self.res = nn.Sequential(*(ResidualBlock(c3, norm, num_styles) for _ in range(arch.res_blocks)))
+        self.dec2 = ConvNormReLU(c3, c2, 3, 1, norm, num_styles)
+        self.dec1 = ConvNormReLU(c2, c1, 3, 1, norm, num_styles)
         self.out = conv(c1, 3, arch.edge_kernel)
+
+    def set_style(self, style: int | torch.Tensor) -> None:
+        """Select style `style` (an index), or blend styles with weights (num_styles,) summing to 1."""
+        if isinstance(style, int):
+            if not 0 <= style < self.num_styles:
+                raise ValueError(f"style index {style} out of range for {self.num_styles} styles")
+            style = F.one_hot(torch.tensor(style), self.num_styles)
+        if style.shape != (self.num_styles,) or not torch.isclose(style.float().sum(), torch.tensor(1.0)):
+            raise ValueError(f"style weights must be {self.num_styles} numbers summing to 1")
+        for module in self.modules():
+            if isinstance(module, StyleConditional):
+                module.mix.copy_(style)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]

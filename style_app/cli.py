@@ -40,7 +40,8 @@ def build_parser() -> Parser:
     from style_app.train import TrainConfig
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     p = sub.add_parser("train", help="train a style network from a painting")
-    p.add_argument("--style-image", required=True, help="the painting")
+    p.add_argument("--style-image", required=True, nargs="+",
+                   help="the painting; several: one network conditioned on style (Dumoulin et al. 2017)")
     p.add_argument("--content-dir", required=True, help="folder of training photos (searched recursively)")
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.add_argument("--norm", default=defaults["norm"], help="instance, batch, layer, group or none")
@@ -140,6 +141,8 @@ def run_train(args: argparse.Namespace) -> None:
 
     names = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    if len(cfg.style_image) == 1:
+        cfg.style_image = cfg.style_image[0]
     path = train(cfg, progress=not args.quiet)
     print(f"wrote {path}")
 

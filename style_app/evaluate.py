@@ -73,7 +73,7 @@ def evaluate(content_dir: str | os.PathLike, style_dir: str | os.PathLike | None
             baseline = statistics.fmean(_style_loss(loss, photo) for photo in photos)
             losses_by_style[info.style] = (loss, baseline)
         loss, baseline = losses_by_style[info.style]
-        stylizer = Stylizer.from_file(info.path, device)
+        stylizer = Stylizer.from_file(info.path, device, style=info.style)
         style_values, content_values, seconds = [], [], []
         for photo in photos:
             start = time.perf_counter()

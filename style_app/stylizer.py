@@ -12,12 +12,12 @@ import torch
 from PIL import Image
 
 from models.transformer import TransformerNet
-from style_app.errors import StyleAppError
+from style_app.errors import StyleAppError, WeightsError
 from style_app.images import fit_within, to_image, to_rgb, to_tensor
 from style_app.fastpath import InferenceNet
 from style_app.runtime import resolve_device
 from style_app.tiling import TILE_ABOVE_PIXELS, stylize_tiled
-from style_app.weights import find_model, load_model
+from style_app.weights import file_styles, find_model, load_model
 
 
 class Stylizer:
@@ -36,12 +36,20 @@ class Stylizer:
     def from_pretrained(cls, style: str, norm: str = "instance", arch: str = "johnson",
                         device: str = "auto", fast: bool = True) -> "Stylizer":
         """A shipped model from the weights folder, by style slug and norm kind."""
-        return cls.from_file(find_model(style, norm, arch).path, device, fast)
+        return cls.from_file(find_model(style, norm, arch).path, device, fast, style)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, device: str = "auto", fast: bool = True) -> "Stylizer":
-        """Any style_app .safetensors file."""
+    def from_file(cls, path: str | os.PathLike, device: str = "auto", fast: bool = True,
+                  style: str | None = None) -> "Stylizer":
+        """Any style_app .safetensors file; `style` picks one of a conditional file's styles
+        (default: its first)."""
         model, metadata = load_model(path)
+        if model.num_styles > 1:
+            styles = file_styles(metadata)
+            if style is not None and style not in styles:
+                raise WeightsError(f"{path}: no style {style!r} in this file; it has {', '.join(styles)}")
+            model.set_style(styles.index(style) if style else 0)
+            metadata = {**metadata, "style": style or styles[0]}
         return cls(model, metadata, device, fast)
 
     @property

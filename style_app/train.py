@@ -39,7 +39,7 @@ VAL_IMAGES = 16
 
 @dataclass
 class TrainConfig:
-    style_image: str
+    style_image: str | list[str]  # several paintings: one network conditioned on style (StyleConditional)
     content_dir: str
     out: str
     norm: str = "instance"
@@ -72,8 +72,13 @@ class TrainConfig:
         return Path(self.out).with_suffix(".losses.jsonl")
 
     @property
-    def style(self) -> str:
-        return Path(self.style_image).stem.lower().replace("-", "_").replace(" ", "_")
+    def style_images(self) -> list[str]:
+        return [self.style_image] if isinstance(self.style_image, str) else list(self.style_image)
+
+    @property
+    def styles(self) -> list[str]:
+        """Style slugs: the paintings' file names."""
+        return [Path(p).stem.lower().replace("-", "_").replace(" ", "_") for p in self.style_images]
 
 
 def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = True) -> Path:
@@ -88,7 +93,7 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
 
     # model and optimizer, fresh or from the checkpoint
     torch.manual_seed(cfg.seed)
-    model = TransformerNet(cfg.norm, cfg.arch).to(device, memory_format=memory_format)
+    model = TransformerNet(cfg.norm, cfg.arch, len(cfg.styles)).to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start = _resume(cfg, model, optimizer, device) if cfg.resume else 0
     if lead:
@@ -99,10 +104,11 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
     # loss network, style target and data
     try:
         vgg = (vgg or load_vgg(cfg.vgg_weights)).to(device, memory_format=memory_format)
-        style = to_tensor(fit_within(open_image(cfg.style_image), cfg.style_size)).to(device)
+        paintings = [to_tensor(fit_within(open_image(p), cfg.style_size)).to(device) for p in cfg.style_images]
     except (VGGWeightsError, ImageError) as e:
         raise TrainingError(str(e)) from None
-    loss_fn = PerceptualLoss(vgg, style, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+    loss_fns = [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+                for painting in paintings]
     photos = ContentImages(list_images(cfg.content_dir), cfg.image_size)
     batches = StepBatches(len(photos), cfg.batch_size, cfg.seed, start, cfg.steps, rank, world)
     loader = DataLoader(photos, batch_sampler=batches, num_workers=cfg.workers, worker_init_fn=_ignore_interrupts,
@@ -112,15 +118,20 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
     bar = tqdm(total=cfg.steps, initial=start, disable=not (lead and progress), unit="step",
-               dynamic_ncols=True, desc=f"{cfg.style}/{cfg.norm}")
+               dynamic_ncols=True, desc=f"{'+'.join(cfg.styles)}/{cfg.norm}")
     step, window_start, last_saved = start, time.perf_counter(), start
+    window: dict[str, torch.Tensor] = {}  # loss sums since the last log line (a conditional net: all styles)
+    window_steps = 0
     model.train()
     try:
         with _StopRequests() as stop:
             for batch in _until_stopped(loader, stop):
                 x = batch.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+                style = step % len(loss_fns)  # a conditional network trains its styles in turn
+                if model.num_styles > 1:
+                    model.set_style(style)
                 with autocast(device, amp_dtype):
-                    losses = loss_fn(net(x), x)
+                    losses = loss_fns[style](net(x), x)
                 if not torch.isfinite(losses["total"]):
                     raise TrainingError(f"loss became {losses['total'].item()} at step {step + 1}; "
                                         f"stopped, last good checkpoint: {_describe_checkpoint(cfg, last_saved)}")
@@ -129,18 +140,20 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
                 scaler.step(optimizer)
                 scaler.update()
                 step += 1
+                window = {k: window.get(k, 0) + v.detach() for k, v in losses.items()}
+                window_steps += 1
                 if lead:
                     bar.update(1)
                 if step % cfg.log_every == 0 or step == cfg.steps:
-                    rate = cfg.log_every * cfg.batch_size * world / (time.perf_counter() - window_start)
-                    window_start = time.perf_counter()
-                    record = {k: round(v.item(), 6) for k, v in losses.items()}
+                    rate = window_steps * cfg.batch_size * world / (time.perf_counter() - window_start)
+                    record = {k: round(v.item() / window_steps, 6) for k, v in window.items()}
+                    window, window_steps, window_start = {}, 0, time.perf_counter()
                     if lead:
                         bar.set_postfix(**{k: f"{v:.4g}" for k, v in record.items()}, img_s=f"{rate:.1f}")
                         _log(cfg, {"step": step, **record, "images_per_s": round(rate, 2)})
                 if step % cfg.checkpoint_every == 0 and step < cfg.steps:
                     if val_photos is not None:
-                        _log(cfg, {"step": step, "split": "val", **_evaluate(model, loss_fn, val_photos, device, amp_dtype)})
+                        _log(cfg, {"step": step, "split": "val", **_evaluate(model, loss_fns, val_photos, device, amp_dtype)})
                     _save_checkpoint(cfg, model, optimizer, step, lead, last_saved)
                     last_saved = step
             if stop.requested and step < cfg.steps:  # between steps: model, optimizer and step agree
@@ -160,7 +173,7 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
     if not lead:
         dist.destroy_process_group()
         return Path(cfg.out)
-    val = _evaluate(model, loss_fn, val_photos, device, amp_dtype) if val_photos is not None else None
+    val = _evaluate(model, loss_fns, val_photos, device, amp_dtype) if val_photos is not None else None
     if val:
         _log(cfg, {"step": step, "split": "val", **val})
     path = save_model(model, cfg.out, _metadata(cfg, step, val))
@@ -251,14 +264,20 @@ def _validation_batch(cfg: TrainConfig, device: torch.device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _evaluate(model: TransformerNet, loss_fn: PerceptualLoss, photos: torch.Tensor,
+def _evaluate(model: TransformerNet, loss_fns: list[PerceptualLoss], photos: torch.Tensor,
               device: torch.device, amp_dtype: torch.dtype | None) -> dict[str, float]:
-    """Mean loss terms on held-out photos, in eval mode (BN uses its running statistics)."""
+    """Mean loss terms on held-out photos over all styles, in eval mode (BN uses its running
+    statistics)."""
     model.eval()
-    with autocast(device, amp_dtype):
-        losses = loss_fn(model(photos), photos)
+    totals: dict[str, float] = {}
+    for style, loss_fn in enumerate(loss_fns):
+        if model.num_styles > 1:
+            model.set_style(style)
+        with autocast(device, amp_dtype):
+            for k, v in loss_fn(model(photos), photos).items():
+                totals[k] = totals.get(k, 0.0) + v.item() / len(loss_fns)
     model.train()
-    return {f"val_{k}": round(v.item(), 6) for k, v in losses.items()}
+    return {f"val_{k}": round(v, 6) for k, v in totals.items()}
 
 
 def _metadata(cfg: TrainConfig, step: int, val: dict | None) -> dict:
@@ -271,7 +290,8 @@ def _metadata(cfg: TrainConfig, step: int, val: dict | None) -> dict:
     stride = max(1, math.ceil(len(train_records) / CURVE_POINTS))
     curve = [[r["step"], r["total"], r["content"], r["style"], r["tv"]] for r in train_records[::stride]]
     config = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in ("resume", "out")}
-    return {"style": cfg.style, **describe(cfg.style), "arch": cfg.arch, "steps": step,
+    styles = {"style": cfg.styles[0], **describe(cfg.styles[0])} if len(cfg.styles) == 1 else {"styles": cfg.styles}
+    return {**styles, "arch": cfg.arch, "steps": step,
             "train_config": config, "final_losses": final, "loss_curve": curve}
 
 

@@ -22,7 +22,7 @@ from style_app.paintings import describe as describe_painting
 FORMAT = "style_app.transformer/1"
 WEIGHTS_ENV = "STYLE_APP_WEIGHTS"
 #: Metadata values that are JSON documents rather than plain strings.
-JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve")
+JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve", "styles")
 
 
 def weights_dir() -> Path:
@@ -32,7 +32,8 @@ def weights_dir() -> Path:
 
 @dataclass
 class ModelInfo:
-    """One model file, described by its header."""
+    """One style of a model file, described by the file's header. A conditional file (several
+    styles in one network) gives one ModelInfo per style."""
 
     path: Path
     style: str
@@ -45,7 +46,7 @@ class ModelInfo:
         meta = self.metadata
         painting = {k: meta.get(k) or v for k, v in describe_painting(self.style).items()}
         return {"style": self.style, "norm": self.norm, "arch": self.arch, "path": str(self.path),
-                **painting, "steps": int(meta.get("steps", 0)),
+                **painting, "conditional": len(file_styles(meta)) > 1, "steps": int(meta.get("steps", 0)),
                 "final_losses": meta.get("final_losses", {})}
 
 
@@ -63,6 +64,11 @@ def save_model(model: TransformerNet, path: str | os.PathLike, metadata: dict) -
     save_file(state, str(tmp), metadata=header)
     os.replace(tmp, path)
     return path
+
+
+def file_styles(metadata: dict) -> list[str]:
+    """The style slugs a file's network holds, in the order of its style index."""
+    return metadata.get("styles") or [metadata.get("style", "")]
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -89,14 +95,15 @@ def load_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
     meta = read_metadata(path)
     try:
         arch = ArchConfig.from_dict(meta["arch_config"])
+        num_styles = len(file_styles(meta))
         with torch.device("meta"):
-            expected = {k: tuple(v.shape) for k, v in TransformerNet(meta["norm"], arch).state_dict().items()}
+            expected = {k: tuple(v.shape) for k, v in TransformerNet(meta["norm"], arch, num_styles).state_dict().items()}
         with safe_open(str(path), framework="pt") as f:
             found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
         mismatch = _shape_mismatch(expected, found)
         if mismatch:
             raise WeightsError(f"{path}: weights do not fit the network they describe ({mismatch})")
-        model = TransformerNet(meta["norm"], arch)
+        model = TransformerNet(meta["norm"], arch, num_styles)
         state = load_file(str(path))
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
@@ -126,7 +133,8 @@ def available_models(directory: str | os.PathLike | None = None) -> list[ModelIn
             meta = read_metadata(path)
         except WeightsError:
             continue  # a stray or broken file must not hide the good ones
-        found.append(ModelInfo(path, meta.get("style", path.stem), meta["norm"], meta.get("arch", "johnson"), meta))
+        found += [ModelInfo(path, style or path.stem, meta["norm"], meta.get("arch", "johnson"), meta)
+                  for style in file_styles(meta)]
     return sorted(found, key=lambda m: (m.style, m.arch, m.norm))
 
 

@@ -1,0 +1,72 @@
+"""Conditional normalization: one network, several styles (Dumoulin et al. 2017)."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models.norms import StyleConditional, make_norm
+from models.transformer import TransformerNet
+from style_app.errors import WeightsError
+from style_app.stylizer import Stylizer
+from style_app.train import TrainConfig, train
+from style_app.weights import available_models, find_model, read_metadata
+from tests.conftest import random_photo
+
+
+@pytest.mark.parametrize("kind", ["instance", "batch", "layer", "group"])
+def test_conditional_norm_is_the_plain_norm_with_the_selected_styles_affine(kind):
+    torch.manual_seed(0)
+    conditional = make_norm(kind, 16, num_styles=3).eval()
+    plain = make_norm(kind, 16).eval()
+    with torch.no_grad():
+        conditional.weight.normal_()
+        conditional.bias.normal_()
+    conditional.mix.copy_(torch.tensor([0.0, 0.0, 1.0]))
+    plain.weight.data.copy_(conditional.weight[2])
+    plain.bias.data.copy_(conditional.bias[2])
+    x = torch.randn(2, 16, 7, 9)
+    torch.testing.assert_close(conditional(x), plain(x))
+
+
+def test_set_style_selects_blends_and_checks():
+    torch.manual_seed(0)
+    net = TransformerNet("instance", "slim", num_styles=2).eval()
+    for m in net.modules():
+        if isinstance(m, StyleConditional):
+            torch.nn.init.normal_(m.bias)
+    x = torch.rand(1, 3, 24, 24)
+    outputs = []
+    for style in (0, 1, torch.tensor([0.5, 0.5])):
+        net.set_style(style)
+        outputs.append(net(x))
+    assert (outputs[0] - outputs[1]).abs().mean() > 1e-3  # the styles differ
+    assert not torch.allclose(outputs[2], outputs[0]) and not torch.allclose(outputs[2], outputs[1])
+    with pytest.raises(ValueError, match="out of range"):
+        net.set_style(2)
+    with pytest.raises(ValueError, match="summing to 1"):
+        net.set_style(torch.tensor([1.0, 1.0]))
+
+
+def test_train_conditional_network_and_use_each_style(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    second = tmp_path / "second_painting.png"
+    random_photo(7, (64, 64)).transpose(Image.Transpose.ROTATE_90).save(second)
+    folder = tmp_path / "weights"
+    cfg = TrainConfig(style_image=[str(style_file), str(second)], content_dir=str(photo_dir),
+                      out=str(folder / "both.safetensors"), steps=6, batch_size=2, image_size=32,
+                      style_size=64, vgg_weights=tiny_vgg_file, checkpoint_every=3, log_every=2,
+                      workers=0, lr=1e-2, arch="slim")
+    train(cfg, progress=False)
+    assert read_metadata(cfg.out)["styles"] == ["test_painting", "second_painting"]
+    infos = available_models(folder)
+    assert sorted((i.style, i.norm) for i in infos) == [("second_painting", "instance"), ("test_painting", "instance")]
+    assert all(i.describe()["conditional"] for i in infos)
+
+    photo = random_photo(3, (40, 32))
+    first = Stylizer.from_file(cfg.out, "cpu", style="test_painting")
+    other = Stylizer.from_file(find_model("second_painting", "instance", "slim", folder).path, "cpu",
+                               style="second_painting")
+    assert (first.style, other.style) == ("test_painting", "second_painting")
+    a, b = (torch.tensor(np.asarray(s.stylize(photo)), dtype=torch.float) for s in (first, other))
+    assert (a - b).abs().mean() > 0.5  # each style's own scale and shift were trained apart
+    with pytest.raises(WeightsError, match="no style 'starry_night'"):
+        Stylizer.from_file(cfg.out, "cpu", style="starry_night")
