@@ -127,13 +127,18 @@ def add_model_choice(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="a .safetensors model file instead of --style")
 
 
-def chosen_model(args: argparse.Namespace) -> Path:
-    """The model file that --style/--norm/--arch or --weights names."""
+def chosen_model(args: argparse.Namespace, device: str = "cpu", fast: bool = True) -> "Stylizer":
+    """The model that --style/--norm/--arch or --weights names, loaded (a conditional file set
+    to the chosen style)."""
+    from style_app.stylizer import Stylizer
     from style_app.weights import find_model
 
     if bool(args.style) == bool(args.weights):
         raise StyleAppError("give either --style NAME (with --norm) or --weights FILE")
-    return Path(args.weights) if args.weights else find_model(args.style, args.norm, args.arch).path
+    if args.weights:
+        return Stylizer.from_file(args.weights, device, fast)
+    info = find_model(args.style, args.norm, args.arch)
+    return Stylizer.from_file(info.path, device, fast, style=info.style)
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -150,11 +155,8 @@ def run_train(args: argparse.Namespace) -> None:
 def run_stylize(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from style_app.stylizer import Stylizer
-
-    model_path = chosen_model(args)
     jobs = plan_outputs(args.inputs, args.out, args.out_dir)
-    stylizer = Stylizer.from_file(model_path, args.device)
+    stylizer = chosen_model(args, args.device)
     for src, dst in tqdm(jobs, disable=len(jobs) < 2, unit="image"):
         result = stylizer.stylize(open_image(src), args.strength, args.preserve_color, args.max_size)
         save_image(result, dst)
@@ -221,9 +223,7 @@ def run_bench(args: argparse.Namespace) -> None:
 
 def run_export(args: argparse.Namespace) -> None:
     from style_app.export import check_onnx, export_onnx
-    from style_app.weights import load_model
-
-    model, _ = load_model(chosen_model(args))
+    model = chosen_model(args, fast=False).model
     path = export_onnx(model, args.out)
     print(f"wrote {path}; largest difference from PyTorch: {check_onnx(path, model):.1e}")
 

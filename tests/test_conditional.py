@@ -6,11 +6,12 @@ from PIL import Image
 
 from models.norms import StyleConditional, make_norm
 from models.transformer import TransformerNet
+from style_app.cli import main
 from style_app.errors import WeightsError
 from style_app.stylizer import Stylizer
 from style_app.train import TrainConfig, train
-from style_app.weights import available_models, find_model, read_metadata
-from tests.conftest import random_photo
+from style_app.weights import WEIGHTS_ENV, available_models, find_model, read_metadata
+from conftest import random_photo
 
 
 @pytest.mark.parametrize("kind", ["instance", "batch", "layer", "group"])
@@ -47,7 +48,8 @@ def test_set_style_selects_blends_and_checks():
         net.set_style(torch.tensor([1.0, 1.0]))
 
 
-def test_train_conditional_network_and_use_each_style(tmp_path, photo_dir, style_file, tiny_vgg_file):
+def test_train_conditional_network_and_use_each_style(tmp_path, photo_dir, style_file, tiny_vgg_file,
+                                                      monkeypatch, capsys):
     second = tmp_path / "second_painting.png"
     random_photo(7, (64, 64)).transpose(Image.Transpose.ROTATE_90).save(second)
     folder = tmp_path / "weights"
@@ -70,3 +72,10 @@ def test_train_conditional_network_and_use_each_style(tmp_path, photo_dir, style
     assert (a - b).abs().mean() > 0.5  # each style's own scale and shift were trained apart
     with pytest.raises(WeightsError, match="no style 'starry_night'"):
         Stylizer.from_file(cfg.out, "cpu", style="starry_night")
+
+    # the CLI picks the style inside the file by name
+    monkeypatch.setenv(WEIGHTS_ENV, str(folder))
+    photo.save(tmp_path / "in.png")
+    assert main(["stylize", str(tmp_path / "in.png"), "--style", "second_painting", "--arch", "slim",
+                 "-o", str(tmp_path / "out.png"), "--device", "cpu"]) == 0, capsys.readouterr().err
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), np.asarray(other.stylize(photo)))
