@@ -110,6 +110,30 @@ class GroupNorm(WholeImageStats, nn.GroupNorm):
         return self.normalize(x, self.num_groups)
 
 
+class PerStyleBatchNorm(nn.BatchNorm2d):
+    """Affine-free batch norm with running statistics per style. In a conditional network the
+    shared layers' activations differ from style to style, so one set of running statistics would
+    fit none of them; training (one style per step) updates the selected style's row, inference
+    uses the style mix's weighted statistics."""
+
+    def __init__(self, num_channels: int, num_styles: int, **kw):
+        super().__init__(num_channels, affine=False, **kw)
+        self.running_mean = self.running_mean.repeat(num_styles, 1)
+        self.running_var = self.running_var.repeat(num_styles, 1)
+
+    def forward(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        if self.running_mean is None:  # statistics of the batch only (style_app.lab)
+            return F.batch_norm(x, None, None, None, None, True, 0.0, self.eps)
+        if self.training:
+            self.num_batches_tracked += 1
+            style = int(mix.argmax())
+            return F.batch_norm(x, self.running_mean[style], self.running_var[style], None, None, True,
+                                self.momentum, self.eps)
+        mean = (mix[:, None] * self.running_mean).sum(0)
+        var = (mix[:, None] * self.running_var).sum(0)
+        return F.batch_norm(x, mean, var, None, None, False, 0.0, self.eps)
+
+
 class StyleConditional(nn.Module):
     """Conditional normalization (Dumoulin et al. 2017): one affine-free norm shared by all styles,
     then the scale and shift of the selected style. `mix` weights the styles: one-hot selects one,
@@ -123,7 +147,7 @@ class StyleConditional(nn.Module):
         self.register_buffer("mix", F.one_hot(torch.tensor(0), num_styles).float(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.norm(x)
+        y = self.norm(x, self.mix) if isinstance(self.norm, PerStyleBatchNorm) else self.norm(x)
         # weighted sums elementwise, not as a matmul: stays fp32 under autocast
         scale = (self.mix[:, None] * self.weight).sum(0).view(1, -1, 1, 1).to(y.dtype)
         shift = (self.mix[:, None] * self.bias).sum(0).view(1, -1, 1, 1).to(y.dtype)
@@ -137,7 +161,9 @@ def make_norm(kind: str, num_channels: int, num_styles: int = 1, **kw) -> nn.Mod
     `kw` is passed to the underlying torch layer (e.g. `eps`, `momentum`; `num_groups` for group).
     """
     if num_styles > 1 and kind != "none":
-        return StyleConditional(make_norm(kind, num_channels, affine=False, **kw), num_channels, num_styles)
+        norm = (PerStyleBatchNorm(num_channels, num_styles, **kw) if kind == "batch"
+                else make_norm(kind, num_channels, affine=False, **kw))
+        return StyleConditional(norm, num_channels, num_styles)
     if kind == "instance":
         # affine, and no running stats: per-image statistics in eval mode too (Ulyanov et al. 2016)
         return InstanceNorm(num_channels, **{"affine": True, **kw}, track_running_stats=False)

@@ -79,3 +79,20 @@ def test_train_conditional_network_and_use_each_style(tmp_path, photo_dir, style
     assert main(["stylize", str(tmp_path / "in.png"), "--style", "second_painting", "--arch", "slim",
                  "-o", str(tmp_path / "out.png"), "--device", "cpu"]) == 0, capsys.readouterr().err
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), np.asarray(other.stylize(photo)))
+
+
+def test_conditional_batch_norm_keeps_running_statistics_per_style():
+    torch.manual_seed(0)
+    conditional, plain = make_norm("batch", 4, num_styles=3), make_norm("batch", 4, affine=False)
+    conditional.mix.copy_(torch.tensor([0.0, 1.0, 0.0]))
+    for _ in range(3):
+        x = torch.randn(2, 4, 5, 5) * 3 + 2
+        conditional(x), plain(x)
+    running = conditional.norm.running_mean
+    assert torch.equal(running[0], torch.zeros(4)) and torch.equal(running[2], torch.zeros(4))
+    torch.testing.assert_close(running[1], plain.running_mean)
+    conditional.eval(), plain.eval()
+    x = torch.randn(2, 4, 5, 5)
+    torch.testing.assert_close(conditional(x), plain(x))  # style 1 runs on style 1's statistics
+    conditional.mix.copy_(torch.tensor([0.0, 0.0, 1.0]))
+    torch.testing.assert_close(conditional(x), x / (1 + 1e-5) ** 0.5)  # style 2's are untouched
