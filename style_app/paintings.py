@@ -1,4 +1,6 @@
 """What we know about the paintings in ../shared/data/styles, keyed by the file's slug."""
+import os
+from pathlib import Path
 
 PAINTINGS: dict[str, tuple[str, str, str]] = {
     "starry_night": ("The Starry Night", "Vincent van Gogh", "1889"),
@@ -18,3 +20,8 @@ def describe(slug: str) -> dict[str, str]:
     """Title, artist and year of a style; unknown styles get their slug as title."""
     title, artist, year = PAINTINGS.get(slug, (slug.replace("_", " ").title(), "", ""))
     return {"title": title, "artist": artist, "year": year}
+
+
+def slug(painting_path: str | os.PathLike) -> str:
+    """A style's name: its painting file's name, lower case, with underscores."""
+    return Path(painting_path).stem.lower().replace("-", "_").replace(" ", "_")

@@ -26,7 +26,7 @@ from style_app.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, TrainingError
 from style_app.images import fit_within, list_images, open_image, to_tensor
 from style_app.losses import PerceptualLoss
-from style_app.paintings import describe
+from style_app.paintings import describe, slug
 from style_app.runtime import autocast, autocast_dtype, resolve_device
 from style_app.weights import save_model
 
@@ -78,7 +78,7 @@ class TrainConfig:
     @property
     def styles(self) -> list[str]:
         """Style slugs: the paintings' file names."""
-        return [Path(p).stem.lower().replace("-", "_").replace(" ", "_") for p in self.style_images]
+        return [slug(p) for p in self.style_images]
 
 
 def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = True) -> Path:

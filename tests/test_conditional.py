@@ -8,6 +8,7 @@ from models.norms import StyleConditional, make_norm
 from models.transformer import TransformerNet
 from style_app.cli import main
 from style_app.errors import WeightsError
+from style_app.evaluate import evaluate
 from style_app.stylizer import Stylizer
 from style_app.train import TrainConfig, train
 from style_app.weights import WEIGHTS_ENV, available_models, find_model, read_metadata
@@ -79,6 +80,10 @@ def test_train_conditional_network_and_use_each_style(tmp_path, photo_dir, style
     assert main(["stylize", str(tmp_path / "in.png"), "--style", "second_painting", "--arch", "slim",
                  "-o", str(tmp_path / "out.png"), "--device", "cpu"]) == 0, capsys.readouterr().err
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), np.asarray(other.stylize(photo)))
+    # evaluate finds each style's own painting among those the file was trained from
+    scores = evaluate(photo_dir, vgg_weights=tiny_vgg_file, limit=2, shorter_side=32)
+    assert sorted(s.style for s in scores) == ["second_painting", "test_painting"]
+    assert len({round(s.baseline_style_loss, 6) for s in scores}) == 2
 
 
 def test_conditional_batch_norm_keeps_running_statistics_per_style():
