@@ -44,13 +44,32 @@ class Stylizer:
         """Any style_app .safetensors file; `style` picks one of a conditional file's styles
         (default: its first)."""
         model, metadata = load_model(path)
+        stylizer = cls(model, metadata, device, fast)
         if model.num_styles > 1:
-            styles = file_styles(metadata)
-            if style is not None and style not in styles:
-                raise WeightsError(f"{path}: no style {style!r} in this file; it has {', '.join(styles)}")
-            model.set_style(styles.index(style) if style else 0)
-            metadata = {**metadata, "style": style or styles[0]}
-        return cls(model, metadata, device, fast)
+            stylizer.set_style(style or file_styles(metadata)[0])
+        return stylizer
+
+    def set_style(self, style: str | dict[str, float]) -> None:
+        """Switch a conditional model (several styles in one network) to another of its styles, or
+        blend them: {"starry_night": 0.7, "great_wave": 0.3} mixes their norm parameters (weights
+        are scaled to sum to 1)."""
+        styles = file_styles(self.metadata)
+        if self.model.num_styles == 1:
+            raise StyleAppError(f"this model holds one style ({self.style}); switching and blending "
+                                f"need a conditional model")
+        weights = {style: 1.0} if isinstance(style, str) else dict(style)
+        unknown = sorted(set(weights) - set(styles))
+        if unknown:
+            raise WeightsError(f"no style {unknown[0]!r} in this model; it has {', '.join(styles)}")
+        total = sum(weights.values())
+        if min(weights.values()) < 0 or total <= 0:
+            raise StyleAppError("style weights must be non-negative and not all zero")
+        mix = torch.tensor([weights.get(s, 0.0) / total for s in styles])
+        for model in {id(self.model): self.model, id(self.net.model): self.net.model}.values():
+            model.set_style(mix)
+        chosen = [s for s in styles if weights.get(s, 0.0) > 0]
+        self.metadata = {**self.metadata, "style": chosen[0] if len(chosen) == 1 else " + ".join(
+            f"{s} {weights[s] / total:.0%}" for s in chosen)}
 
     @property
     def style(self) -> str:

@@ -7,11 +7,11 @@ from PIL import Image
 from models.norms import StyleConditional, make_norm
 from models.transformer import TransformerNet
 from style_app.cli import main
-from style_app.errors import WeightsError
+from style_app.errors import StyleAppError, WeightsError
 from style_app.evaluate import evaluate
 from style_app.stylizer import Stylizer
 from style_app.train import TrainConfig, train
-from style_app.weights import WEIGHTS_ENV, available_models, find_model, read_metadata
+from style_app.weights import WEIGHTS_ENV, available_models, find_model, read_metadata, save_model
 from conftest import random_photo
 
 
@@ -101,3 +101,29 @@ def test_conditional_batch_norm_keeps_running_statistics_per_style():
     torch.testing.assert_close(conditional(x), plain(x))  # style 1 runs on style 1's statistics
     conditional.mix.copy_(torch.tensor([0.0, 0.0, 1.0]))
     torch.testing.assert_close(conditional(x), x / (1 + 1e-5) ** 0.5)  # style 2's are untouched
+
+
+def test_stylizer_switches_and_blends_styles_of_a_conditional_model(tmp_path):
+    torch.manual_seed(0)
+    net = TransformerNet("instance", "slim", num_styles=2)
+    for m in net.modules():
+        if isinstance(m, StyleConditional):
+            torch.nn.init.normal_(m.bias)
+    path = save_model(net, tmp_path / "two.safetensors", {"styles": ["a", "b"], "arch": "slim"})
+    x = torch.rand(1, 3, 20, 20)
+    stylizer = Stylizer.from_file(path, "cpu")
+    first = stylizer.run(x)
+    stylizer.set_style("b")
+    second = stylizer.run(x)
+    stylizer.set_style({"a": 1, "b": 1})
+    assert stylizer.style == "a 50% + b 50%"
+    net.eval().set_style(torch.tensor([0.5, 0.5]))
+    torch.testing.assert_close(stylizer.run(x), net(x), atol=0.02, rtol=0)  # bf16 fast path vs fp32
+    assert (first - second).abs().mean() > 1e-3
+    with pytest.raises(WeightsError, match="no style 'c'"):
+        stylizer.set_style({"a": 0.5, "c": 0.5})
+    with pytest.raises(StyleAppError, match="non-negative"):
+        stylizer.set_style({"a": -1, "b": 2})
+    single = Stylizer(TransformerNet("instance", "slim"), {"style": "a"}, "cpu")
+    with pytest.raises(StyleAppError, match="need a conditional model"):
+        single.set_style("a")
