@@ -112,9 +112,20 @@ class Stylizer:
 
 
 @functools.lru_cache(maxsize=32)
-def cached_stylizer(style: str, norm: str, arch: str = "johnson", device: str = "auto") -> Stylizer:
-    """A shipped model loaded once per process (the UI and comparisons reuse them)."""
-    return Stylizer.from_pretrained(style, norm, arch, device)
+def cached_stylizer(style: str, norm: str, arch: str = "johnson", device: str = "auto",
+                    blend_with: str | None = None, blend: float = 0.0) -> Stylizer:
+    """A shipped model loaded once per process (the UI and comparisons reuse them, so it is never
+    changed after loading). `blend` in [0, 1] mixes in the style `blend_with`, which must live in
+    the same conditional network."""
+    stylizer = Stylizer.from_pretrained(style, norm, arch, device)
+    if blend_with and blend > 0:
+        if not 0.0 <= blend <= 1.0:
+            raise StyleAppError(f"blend must be between 0 and 1, got {blend}")
+        if find_model(blend_with, norm, arch).path != find_model(style, norm, arch).path:
+            raise StyleAppError(f"{style} and {blend_with} cannot blend with {norm} norm: only styles "
+                                f"of one conditional network can")
+        stylizer.set_style({style: 1.0 - blend, blend_with: blend})
+    return stylizer
 
 
 def transfer_luminance(stylized: Image.Image, photo: Image.Image) -> Image.Image:

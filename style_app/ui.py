@@ -1,9 +1,9 @@
 """The Gradio web UI: components wired to the plain functions in `style_app.ui_functions`.
 
 Four tabs (Stylize, Compare normalizations, Normalization lab, Training curves) and two named API
-endpoints for gradio_client: /stylize(image, style, norm, strength, preserve_color) -> image and
-/compare(image, style) -> gallery. Uploads arrive as file paths so `open_image` validates them;
-a `StyleAppError` becomes a visible `gr.Error`.
+endpoints for gradio_client: /stylize(image, style, norm, strength, preserve_color, blend_with,
+blend) -> image and /compare(image, style) -> gallery. Uploads arrive as file paths so
+`open_image` validates them; a `StyleAppError` becomes a visible `gr.Error`.
 """
 from __future__ import annotations
 
@@ -105,9 +105,11 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
         return loaded.image
 
     @user_errors
-    def stylize(image: str, style: str, norm: str, strength: float, preserve_color: bool) -> Image.Image:
-        """Stylize a photo with one shipped model (style slug, norm kind, strength 0-1)."""
-        return fn.stylize(photo(image), style, norm, strength, preserve_color).image
+    def stylize(image: str, style: str, norm: str, strength: float, preserve_color: bool,
+                blend_with: str | None = None, blend: float = 0.0) -> Image.Image:
+        """Stylize a photo with one shipped model (style slug, norm kind, strength 0-1); `blend`
+        (0-1) mixes in the style `blend_with`."""
+        return fn.stylize(photo(image), style, norm, strength, preserve_color, None, blend_with, blend).image
 
     @user_errors
     def compare(image: str, style: str) -> list[tuple[Image.Image, str]]:
@@ -115,9 +117,9 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
         return fn.gallery(fn.compare(photo(image), style, max_size=COMPARE_SIZE))
 
     @user_errors
-    def stylize_tab(image, style, norm, strength, preserve_color, size):
+    def stylize_tab(image, style, norm, strength, preserve_color, size, blend_with, blend):
         loaded = fn.load_photo(image, max_side)
-        result = fn.stylize(loaded.image, style, norm, strength, preserve_color, int(size))
+        result = fn.stylize(loaded.image, style, norm, strength, preserve_color, int(size), blend_with, blend)
         return result.image, result.report(loaded.note)
 
     @user_errors
@@ -157,6 +159,10 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
                         s_norm = gr.Radio(norms, value=norms[0][1] if norms else None, label="Normalization")
                         s_strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (0 = photo)")
                         s_color = gr.Checkbox(label="Preserve the photo's colours")
+                        with gr.Row():
+                            s_blend_with = gr.Dropdown([("no blend", "")] + fn.style_choices(), value="",
+                                                       label="Blend with another painting")
+                            s_blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend weight")
                         s_size = gr.Slider(64, max_side, value=min(DEFAULT_OUTPUT_SIZE, max_side), step=32,
                                            label="Output size (longer side, px)")
                         s_run = gr.Button("Stylize", variant="primary")
@@ -164,8 +170,8 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
                         s_out = gr.Image(label="Result", format="png", buttons=["download", "fullscreen"],
                                          height=320, interactive=False)
                         s_info = gr.Markdown()
-                s_run.click(stylize_tab, [s_image, s_style, s_norm, s_strength, s_color, s_size],
-                            [s_out, s_info], api_visibility="private")
+                s_run.click(stylize_tab, [s_image, s_style, s_norm, s_strength, s_color, s_size,
+                                          s_blend_with, s_blend], [s_out, s_info], api_visibility="private")
 
             with gr.Tab("Compare normalizations"):
                 with photo_and_style() as (c_image, c_style):
@@ -245,7 +251,8 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
                                 [plot for _, plot in plots], api_visibility="private")
 
         # API-only endpoints (no trigger in the page): the parameter names are the functions' own.
-        gr.on([], stylize, [s_image, s_style, s_norm, s_strength, s_color], s_out, api_name="stylize")
+        gr.on([], stylize, [s_image, s_style, s_norm, s_strength, s_color, s_blend_with, s_blend], s_out,
+              api_name="stylize")
         gr.on([], compare, [c_image, c_style], c_gallery, api_name="compare")
 
     concurrency = 1 if device.type == "cpu" else 2  # one CPU job already uses every core

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import gradio as gr
+import numpy as np
 import pytest
+import torch
 from conftest import random_photo
 from gradio.data_classes import ImageData
 
@@ -59,6 +61,43 @@ def test_stylize_reports_size_time_and_device(shipped):
     assert result.image.size == (20, 16)
     report = result.report("downscaled")
     assert "20x16 px" in report and " ms on CPU" in report and report.endswith("downscaled")
+
+
+@pytest.fixture
+def conditional_shipped(tmp_path, monkeypatch):
+    """One conditional network per norm, each holding the styles starry_night and great_wave."""
+    from style_app.stylizer import cached_stylizer
+
+    torch.manual_seed(0)
+    for norm in ("instance", "batch", "layer", "group"):
+        net = TransformerNet(norm, "slim", num_styles=2)
+        for p in net.parameters():
+            torch.nn.init.normal_(p, std=0.3)
+        save_model(net, tmp_path / f"zoo_{norm}.safetensors", {"styles": ["starry_night", "great_wave"],
+                                                                 "arch": "johnson"})
+    monkeypatch.setenv("STYLE_APP_WEIGHTS", str(tmp_path))
+    cached_stylizer.cache_clear()
+    yield tmp_path
+    cached_stylizer.cache_clear()
+
+
+def test_stylize_blends_two_styles_of_a_conditional_network(conditional_shipped):
+    photo = random_photo(1, (40, 32))
+    assert [slug for _, slug in fn.style_choices()] == ["great_wave", "starry_night"]
+
+    def pixels(**kw) -> np.ndarray:
+        return np.asarray(fn.stylize(photo, "starry_night", "instance", **kw).image, dtype=float)
+
+    plain, other = pixels(), np.asarray(fn.stylize(photo, "great_wave", "instance").image, dtype=float)
+    half = pixels(blend_with="great_wave", blend=0.5)
+    assert np.array_equal(pixels(blend_with="great_wave", blend=0.0), plain)
+    assert np.array_equal(pixels(blend_with="great_wave", blend=1.0), other)
+    assert np.abs(half - plain).mean() > 1 and np.abs(half - other).mean() > 1
+
+
+def test_blending_separate_networks_is_a_clear_error(shipped):
+    with pytest.raises(StyleAppError, match="only styles of one conditional network"):
+        fn.stylize(random_photo(1, (40, 32)), "starry_night", "instance", blend_with="great_wave", blend=0.5)
 
 
 def test_compare_labels_each_norm_and_switches_bn_statistics(shipped):
@@ -153,7 +192,7 @@ def client(weights_folder):
 def test_api_endpoints_have_the_documented_parameters(client):
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert [p["parameter_name"] for p in api["/stylize"]["parameters"]] == \
-        ["image", "style", "norm", "strength", "preserve_color"]
+        ["image", "style", "norm", "strength", "preserve_color", "blend_with", "blend"]
     assert [p["parameter_name"] for p in api["/compare"]["parameters"]] == ["image", "style"]
 
 
