@@ -202,6 +202,10 @@ def _resume(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Opti
         ckpt = torch.load(path, map_location=device, weights_only=True)
         saved = ckpt["config"]
         clashes = [k for k in RESUME_MUST_MATCH if saved.get(k) != getattr(cfg, k)]
+        saved_styles = TrainConfig(saved.get("style_image") or "", "", "").styles
+        if saved_styles != cfg.styles:
+            raise TrainingError(f"{path}: checkpoint was trained on the paintings {', '.join(saved_styles)}, "
+                                f"not {', '.join(cfg.styles)}")
         if clashes:
             raise TrainingError(f"{path}: checkpoint was trained with different "
                                 + ", ".join(f"{k} ({saved.get(k)} vs {getattr(cfg, k)})" for k in clashes))

@@ -76,6 +76,14 @@ def test_resume_refuses_a_different_run(tmp_path, photo_dir, style_file, tiny_vg
               progress=False)
 
 
+def test_resume_refuses_other_paintings(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    train(tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=2), progress=False)
+    both = [str(style_file), str(style_file.with_name("other.jpg"))]
+    with pytest.raises(TrainingError, match="trained on the paintings test_painting, not test_painting, other"):
+        train(tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=4, style_image=both, resume="auto"),
+              progress=False)
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path, photo_dir, style_file, tiny_vgg_file):
     with pytest.raises(TrainingError, match="no checkpoint"):
         train(tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, resume="auto"), progress=False)
