@@ -73,12 +73,17 @@ class TrainConfig:
 
     @property
     def style_images(self) -> list[str]:
-        return [self.style_image] if isinstance(self.style_image, str) else list(self.style_image)
+        return as_list(self.style_image)
 
     @property
     def styles(self) -> list[str]:
         """Style slugs: the paintings' file names."""
         return [slug(p) for p in self.style_images]
+
+
+def as_list(style_image: str | list[str]) -> list[str]:
+    """TrainConfig.style_image as a list of painting paths."""
+    return [style_image] if isinstance(style_image, str) else list(style_image)
 
 
 def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = True) -> Path:
@@ -202,7 +207,7 @@ def _resume(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Opti
         ckpt = torch.load(path, map_location=device, weights_only=True)
         saved = ckpt["config"]
         clashes = [k for k in RESUME_MUST_MATCH if saved.get(k) != getattr(cfg, k)]
-        saved_styles = TrainConfig(saved.get("style_image") or "", "", "").styles
+        saved_styles = [slug(p) for p in as_list(saved.get("style_image") or [])]
         if saved_styles != cfg.styles:
             raise TrainingError(f"{path}: checkpoint was trained on the paintings {', '.join(saved_styles)}, "
                                 f"not {', '.join(cfg.styles)}")
