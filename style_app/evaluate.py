@@ -19,7 +19,7 @@ from style_app.data import resize_shorter
 from style_app.errors import StyleAppError
 from style_app.images import IMAGE_SUFFIXES, fit_within, list_images, open_image, to_tensor
 from style_app.losses import PerceptualLoss
-from style_app.paintings import slug
+from style_app.paintings import painting_paths, slug
 from style_app.stylizer import Stylizer
 from style_app.weights import ModelInfo, available_models
 
@@ -42,8 +42,7 @@ class ModelScore:
 def find_painting(info: ModelInfo, style_dir: str | os.PathLike | None) -> Path:
     """The painting a model was trained on: <style_dir>/<slug>.*, else the path it was trained from."""
     candidates = [Path(style_dir) / f"{info.style}{suffix}" for suffix in IMAGE_SUFFIXES] if style_dir else []
-    trained_from = info.metadata.get("train_config", {}).get("style_image") or []
-    trained_from = [trained_from] if isinstance(trained_from, str) else trained_from
+    trained_from = painting_paths(info.metadata.get("train_config", {}).get("style_image") or [])
     candidates += [Path(p) for p in trained_from if slug(p) == info.style]
     for path in candidates:
         if path.is_file():

@@ -25,3 +25,8 @@ def describe(slug: str) -> dict[str, str]:
 def slug(painting_path: str | os.PathLike) -> str:
     """A style's name: its painting file's name, lower case, with underscores."""
     return Path(painting_path).stem.lower().replace("-", "_").replace(" ", "_")
+
+
+def painting_paths(style_image: str | list[str]) -> list[str]:
+    """A training config's `style_image` (one painting or several) as a list of paths."""
+    return [style_image] if isinstance(style_image, str) else list(style_image)

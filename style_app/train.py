@@ -26,7 +26,7 @@ from style_app.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, TrainingError
 from style_app.images import fit_within, list_images, open_image, to_tensor
 from style_app.losses import PerceptualLoss
-from style_app.paintings import describe, slug
+from style_app.paintings import describe, painting_paths, slug
 from style_app.runtime import autocast, autocast_dtype, resolve_device
 from style_app.weights import save_model
 
@@ -73,17 +73,12 @@ class TrainConfig:
 
     @property
     def style_images(self) -> list[str]:
-        return as_list(self.style_image)
+        return painting_paths(self.style_image)
 
     @property
     def styles(self) -> list[str]:
         """Style slugs: the paintings' file names."""
         return [slug(p) for p in self.style_images]
-
-
-def as_list(style_image: str | list[str]) -> list[str]:
-    """TrainConfig.style_image as a list of painting paths."""
-    return [style_image] if isinstance(style_image, str) else list(style_image)
 
 
 def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = True) -> Path:
@@ -207,7 +202,7 @@ def _resume(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Opti
         ckpt = torch.load(path, map_location=device, weights_only=True)
         saved = ckpt["config"]
         clashes = [k for k in RESUME_MUST_MATCH if saved.get(k) != getattr(cfg, k)]
-        saved_styles = [slug(p) for p in as_list(saved.get("style_image") or [])]
+        saved_styles = [slug(p) for p in painting_paths(saved.get("style_image") or [])]
         if saved_styles != cfg.styles:
             raise TrainingError(f"{path}: checkpoint was trained on the paintings {', '.join(saved_styles)}, "
                                 f"not {', '.join(cfg.styles)}")
