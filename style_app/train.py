@@ -294,7 +294,8 @@ def _metadata(cfg: TrainConfig, step: int, val: dict | None) -> dict:
     stride = max(1, math.ceil(len(train_records) / CURVE_POINTS))
     curve = [[r["step"], r["total"], r["content"], r["style"], r["tv"]] for r in train_records[::stride]]
     config = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in ("resume", "out")}
-    styles = {"style": cfg.styles[0], **describe(cfg.styles[0])} if len(cfg.styles) == 1 else {"styles": cfg.styles}
+    styles = ({"style": cfg.styles[0], **describe(cfg.styles[0])} if len(cfg.styles) == 1 else
+              {"styles": cfg.styles, "paintings": [{"style": s, **describe(s)} for s in cfg.styles]})
     return {**styles, "arch": cfg.arch, "steps": step,
             "train_config": config, "final_losses": final, "loss_curve": curve}
 

@@ -22,7 +22,7 @@ from style_app.paintings import describe as describe_painting
 FORMAT = "style_app.transformer/1"
 WEIGHTS_ENV = "STYLE_APP_WEIGHTS"
 #: Metadata values that are JSON documents rather than plain strings.
-JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve", "styles")
+JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve", "styles", "paintings")
 
 
 def weights_dir() -> Path:
@@ -44,9 +44,11 @@ class ModelInfo:
     def describe(self) -> dict:
         """Plain JSON-able summary (what `style-app list --json` prints)."""
         meta = self.metadata
-        painting = {k: meta.get(k) or v for k, v in describe_painting(self.style).items()}
+        conditional = len(file_styles(meta)) > 1
+        header = next((p for p in meta.get("paintings", []) if p.get("style") == self.style), {}) if conditional else meta
+        painting = {k: header.get(k) or v for k, v in describe_painting(self.style).items()}
         return {"style": self.style, "norm": self.norm, "arch": self.arch, "path": str(self.path),
-                **painting, "conditional": len(file_styles(meta)) > 1, "steps": int(meta.get("steps", 0)),
+                **painting, "conditional": conditional, "steps": int(meta.get("steps", 0)),
                 "final_losses": meta.get("final_losses", {})}
 
 

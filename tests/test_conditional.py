@@ -59,10 +59,14 @@ def test_train_conditional_network_and_use_each_style(tmp_path, photo_dir, style
                       style_size=64, vgg_weights=tiny_vgg_file, checkpoint_every=3, log_every=2,
                       workers=0, lr=1e-2, arch="slim")
     train(cfg, progress=False)
-    assert read_metadata(cfg.out)["styles"] == ["test_painting", "second_painting"]
+    meta = read_metadata(cfg.out)
+    assert meta["styles"] == ["test_painting", "second_painting"]
+    assert [(p["style"], p["title"]) for p in meta["paintings"]] == [("test_painting", "Test Painting"),
+                                                                      ("second_painting", "Second Painting")]
     infos = available_models(folder)
     assert sorted((i.style, i.norm) for i in infos) == [("second_painting", "instance"), ("test_painting", "instance")]
     assert all(i.describe()["conditional"] for i in infos)
+    assert {i.describe()["title"] for i in infos} == {"Test Painting", "Second Painting"}
 
     photo = random_photo(3, (40, 32))
     first = Stylizer.from_file(cfg.out, "cpu", style="test_painting")
