@@ -131,3 +131,18 @@ def test_stylizer_switches_and_blends_styles_of_a_conditional_model(tmp_path):
     single = Stylizer(TransformerNet("instance", "slim"), {"style": "a"}, "cpu")
     with pytest.raises(StyleAppError, match="need a conditional model"):
         single.set_style("a")
+
+
+def test_lab_batch_statistics_variant_works_on_conditional_batch_norm():
+    from style_app.lab import without_running_statistics
+
+    torch.manual_seed(0)
+    net = TransformerNet("batch", "slim", num_styles=2).eval()
+    net.set_style(1)
+    batch_stats = without_running_statistics(net).eval()
+    x = torch.rand(2, 3, 24, 24)
+    # with batch statistics an image's output depends on its batch companion; with running ones not
+    alone, paired = batch_stats(x[:1]), batch_stats(x)[:1]
+    assert (alone - paired).abs().mean() > 1e-3
+    torch.testing.assert_close(net(x[:1]), net(x)[:1])
+    assert net.enc1[1].norm.running_mean is not None  # the shared model is untouched
