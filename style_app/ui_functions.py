@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,12 @@ from style_app.errors import ImageError, StyleAppError
 from style_app.images import fit_within, open_image
 from style_app.runtime import resolve_device
 from style_app.stylizer import cached_stylizer
-from style_app.weights import available_models
+from style_app.weights import available_models, weights_dir
 
 #: Uploads whose longer side exceeds this are shrunk before anything else (the app's --max-side).
 DEFAULT_MAX_SIDE = 1024
 LOSS_TERMS = ("total", "content", "style", "tv")  # the columns after `step` in loss_curve
+SCORES_FILE = "scores.json"
 
 
 @dataclass
@@ -116,10 +118,30 @@ def gallery(results: list[NormResult], bn_batch_statistics: bool = False) -> lis
     return [(r.image, f"{r.label}" + (f" ({stats})" if r.norm == "batch" else "")) for r in results]
 
 
-def latency_table(results: list[NormResult]) -> pd.DataFrame:
-    """Milliseconds per model, so the norms' costs can be compared too."""
+def latency_table(results: list[NormResult], style: str) -> pd.DataFrame:
+    """Per model: milliseconds on this photo, and how it scored on held-out photos (weights/
+    scores.json), so the norms' costs and measured quality sit beside their pictures."""
+    scores = held_out_scores()
+    measured = [scores.get((style, r.norm, "johnson"), {}) for r in results]
     return pd.DataFrame({"Normalization": [NORM_LABELS[r.norm] for r in results],
-                         "Latency (ms)": [round(r.seconds * 1000) for r in results]})
+                         "Latency (ms)": [round(r.seconds * 1000) for r in results],
+                         "Style ratio, held-out (lower = closer to the painting)": [
+                             _rounded(m.get("style_ratio")) for m in measured],
+                         "Content loss, held-out": [_rounded(m.get("content_loss")) for m in measured]})
+
+
+def held_out_scores() -> dict[tuple[str, str, str], dict]:
+    """The shipped models' `style-app evaluate --json` results, stored as SCORES_FILE in the
+    weights folder, keyed by (style, norm, arch); empty when there is none or it is unreadable."""
+    try:
+        rows = json.loads((weights_dir() / SCORES_FILE).read_text())
+        return {(r["style"], r["norm"], r["arch"]): r for r in rows}
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}
+
+
+def _rounded(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "not measured"
 
 
 def averaging_table() -> pd.DataFrame:

@@ -1,6 +1,8 @@
 """The web UI: the plain functions behind it, and both API endpoints through gradio_client."""
 from __future__ import annotations
 
+import json
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -109,10 +111,28 @@ def test_compare_labels_each_norm_and_switches_bn_statistics(shipped):
     assert captions[1].startswith("Batch norm (BN)") and captions[1].endswith("(batch statistics)")
     assert running[1].image.tobytes() != batch[1].image.tobytes()
     assert running[0].image.tobytes() == batch[0].image.tobytes()  # only BN changes
-    table = fn.latency_table(running)
+    table = fn.latency_table(running, "great_wave")
     assert list(table["Normalization"]) == ["Instance norm (IN)", "Batch norm (BN)", "Layer norm (LN)",
                                             "Group norm (GN)"]
     assert (table["Latency (ms)"] >= 0).all()
+    assert set(table["Content loss, held-out"]) == {"not measured"}  # no scores.json in this folder
+
+
+def test_compare_table_shows_the_held_out_scores(shipped):
+    rows = [{"style": "great_wave", "norm": n, "arch": "johnson", "style_ratio": r, "content_loss": 0.5}
+            for n, r in (("instance", 0.4912), ("batch", 0.65))]
+    (shipped / fn.SCORES_FILE).write_text(json.dumps(rows))
+    try:
+        table = fn.latency_table(fn.compare(random_photo(2, (36, 28)), "great_wave"), "great_wave")
+    finally:
+        (shipped / fn.SCORES_FILE).unlink()
+    ratios = list(table["Style ratio, held-out (lower = closer to the painting)"])
+    assert ratios == ["0.491", "0.650", "not measured", "not measured"]
+    (shipped / fn.SCORES_FILE).write_text("{broken")
+    try:
+        assert fn.held_out_scores() == {}
+    finally:
+        (shipped / fn.SCORES_FILE).unlink()
 
 
 def test_averaging_table_is_the_seed_lesson():
