@@ -184,7 +184,9 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
                 c_gallery = gr.Gallery(label="IN, BN, LN, GN", columns=4, height=360, object_fit="contain",
                                        format="png", elem_id="compare-gallery")
                 with gr.Row():
-                    c_latency = gr.Dataframe(label="Per model: latency here, scores on held-out photos", interactive=False)
+                    c_latency = gr.Dataframe(label="Per model: latency on this photo; on held-out photos, style "
+                                             "ratio (lower = closer to the painting) and content loss",
+                                             interactive=False)
                     gr.Dataframe(fn.averaging_table(), label="What each norm averages over "
                                  "(activations shaped N x C x H x W)", interactive=False)
                 c_run.click(compare_tab, [c_image, c_style, c_bn, c_size], [c_gallery, c_latency],

@@ -125,9 +125,9 @@ def latency_table(results: list[NormResult], style: str) -> pd.DataFrame:
     measured = [scores.get((style, r.norm, "johnson"), {}) for r in results]
     return pd.DataFrame({"Normalization": [NORM_LABELS[r.norm] for r in results],
                          "Latency (ms)": [round(r.seconds * 1000) for r in results],
-                         "Style ratio, held-out (lower = closer to the painting)": [
+                         "Style ratio (held-out)": [
                              _rounded(m.get("style_ratio")) for m in measured],
-                         "Content loss, held-out": [_rounded(m.get("content_loss")) for m in measured]})
+                         "Content loss (held-out)": [_rounded(m.get("content_loss")) for m in measured]})
 
 
 def held_out_scores() -> dict[tuple[str, str, str], dict]:
