@@ -223,6 +223,7 @@ def run_bench(args: argparse.Namespace) -> None:
 
 def run_export(args: argparse.Namespace) -> None:
     from style_app.export import check_onnx, export_onnx
+
     model = chosen_model(args, fast=False).model
     path = export_onnx(model, args.out)
     print(f"wrote {path}; largest difference from PyTorch: {check_onnx(path, model):.1e}")

@@ -65,7 +65,7 @@ class Stylizer:
         if min(weights.values()) < 0 or total <= 0:
             raise StyleAppError("style weights must be non-negative and not all zero")
         mix = torch.tensor([weights.get(s, 0.0) / total for s in styles])
-        for model in {id(self.model): self.model, id(self.net.model): self.net.model}.values():
+        for model in {self.model, self.net.model}:  # the fast path may run a copy
             model.set_style(mix)
         chosen = [s for s in styles if weights.get(s, 0.0) > 0]
         self.metadata = {**self.metadata, "style": chosen[0] if len(chosen) == 1 else " + ".join(
@@ -121,7 +121,7 @@ def cached_stylizer(style: str, norm: str, arch: str = "johnson", device: str = 
     if blend_with and blend > 0:
         if not 0.0 <= blend <= 1.0:
             raise StyleAppError(f"blend must be between 0 and 1, got {blend}")
-        if find_model(blend_with, norm, arch).path != find_model(style, norm, arch).path:
+        if blend_with not in file_styles(stylizer.metadata):
             raise StyleAppError(f"{style} and {blend_with} cannot blend with {norm} norm: only styles "
                                 f"of one conditional network can")
         stylizer.set_style({style: 1.0 - blend, blend_with: blend})

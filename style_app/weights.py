@@ -45,7 +45,8 @@ class ModelInfo:
         """Plain JSON-able summary (what `style-app list --json` prints)."""
         meta = self.metadata
         conditional = len(file_styles(meta)) > 1
-        header = next((p for p in meta.get("paintings", []) if p.get("style") == self.style), {}) if conditional else meta
+        header = (next((p for p in meta.get("paintings", []) if p.get("style") == self.style), {})
+                  if conditional else meta)
         painting = {k: header.get(k) or v for k, v in describe_painting(self.style).items()}
         return {"style": self.style, "norm": self.norm, "arch": self.arch, "path": str(self.path),
                 **painting, "conditional": conditional, "steps": int(meta.get("steps", 0)),
