@@ -202,13 +202,14 @@ def batch_dependence(photo: Image.Image, style: str, companions: list[Image.Imag
     return tiles, summary
 
 
-def loss_curves(style: str, term: str = "total") -> pd.DataFrame:
-    """The training loss curves recorded in the shipped models of `style`: (step, loss, norm)."""
+def loss_curves(style: str, term: str = "total", arch: str = "johnson") -> pd.DataFrame:
+    """The training loss curves recorded in the shipped `arch` models of `style`: (step, loss, norm).
+    One architecture only: a slim model's curve would otherwise run into the same norm's line."""
     if term not in LOSS_TERMS:
         raise StyleAppError(f"unknown loss term {term!r}; choose one of {', '.join(LOSS_TERMS)}")
     column = 1 + LOSS_TERMS.index(term)
     rows = [(point[0], point[column], NORM_LABELS.get(info.norm, info.norm))
-            for info in available_models() if info.style == style
+            for info in available_models() if info.style == style and info.arch == arch
             for point in info.metadata.get("loss_curve") or []]
     return pd.DataFrame(rows, columns=["step", "loss", "norm"])
 

@@ -175,9 +175,12 @@ def test_loss_curves_come_from_the_model_metadata(shipped, tmp_path, monkeypatch
     save_model(TransformerNet("instance"), tmp_path / "curvy_instance.safetensors",
                {"style": "curvy", "arch": "johnson",
                 "loss_curve": [[0, 9.0, 1.0, 7.0, 1.0], [10, 4.0, 1.5, 2.0, 0.5]]})
+    save_model(TransformerNet("instance", "slim"), tmp_path / "curvy_instance_slim.safetensors",
+               {"style": "curvy", "arch": "slim", "loss_curve": [[0, 5.0, 1.0, 3.0, 1.0]]})
     total = fn.loss_curves("curvy")
     assert total.to_dict("list") == {"step": [0, 10], "loss": [9.0, 4.0], "norm": ["Instance norm (IN)"] * 2}
     assert list(fn.loss_curves("curvy", "style")["loss"]) == [7.0, 2.0]
+    assert list(fn.loss_curves("curvy", arch="slim")["loss"]) == [5.0]
     with pytest.raises(StyleAppError, match="unknown loss term"):
         fn.loss_curves("curvy", "beauty")
 
