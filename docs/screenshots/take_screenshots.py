@@ -1,7 +1,8 @@
 """Screenshot each tab of a running app for docs/ui.md (Playwright + Debian's chromium).
 
     STYLE_APP_WEIGHTS=/path/to/models python app.py --port 7860 &
-    python docs/screenshots/take_screenshots.py http://127.0.0.1:7860/ --style "The Starry Night"
+    python docs/screenshots/take_screenshots.py http://127.0.0.1:7860/ --style "The Starry Night" \
+        --blend-with "The Great Wave"
 
 Writes compact PNGs (256-colour, a few hundred KB at most) next to this script.
 """
@@ -53,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--style", help="style label to select (default: the first)")
+    parser.add_argument("--blend-with", help="style label to blend in on the Stylize tab (default: none)")
     args = parser.parse_args()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
@@ -61,6 +63,9 @@ def main() -> None:
 
         panel = open_tab(page, "Stylize")
         prepare(panel, args.style)
+        if args.blend_with:
+            panel.get_by_label("Blend with another painting").click()
+            page.get_by_role("option", name=args.blend_with).first.click()
         run_and_wait(page, panel, "Stylize", panel.get_by_text(" ms on "))
         save_compact(page, "stylize")
 
