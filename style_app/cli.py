@@ -89,6 +89,9 @@ def build_parser() -> Parser:
                    "else the path recorded at training)")
     p.add_argument("--json", dest="json_out", help="also write the scores to this JSON file")
     p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
+    p.add_argument("--weights", nargs="+", help="score these model files instead of the shipped ones")
+    p.add_argument("--stylized-dir", nargs="+", default=[], metavar="DIR",
+                   help="also score another tool's pictures: DIR/<style>/<photo name>.png")
     p.add_argument("--limit", type=int, help="use only the first N photos")
     p.add_argument("--size", type=int, default=512, help="photos are resized to this shorter side")
     p.add_argument("--device", default="cpu")
@@ -195,7 +198,8 @@ def run_compare(args: argparse.Namespace) -> None:
 def run_evaluate(args: argparse.Namespace) -> None:
     from style_app.evaluate import evaluate, format_table, scores_as_json
 
-    scores = evaluate(args.content_dir, args.style_dir, args.vgg_weights, args.limit, args.device, args.size)
+    scores = evaluate(args.content_dir, args.style_dir, args.vgg_weights, args.limit, args.device, args.size,
+                      args.weights, args.stylized_dir)
     print(format_table(scores))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(scores_as_json(scores), indent=2) + "\n")

@@ -1,30 +1,39 @@
-"""Measure shipped models: how close to the painting (style loss), how faithful to the photo
-(content loss), and how fast, on photos the models never saw.
+"""Measure style networks on photos they never saw: how close to the painting, how faithful to
+the photo, how it looks, and how fast.
 
-The style loss of an unstylized photo is the baseline: a model's style ratio (stylized /
-unstylized) says which fraction of the photo-to-painting distance remains, whatever the VGG.
+Gram style ratio: the relative Gram loss of the stylized picture over that of the unstylized
+photo (which fraction of the photo-to-painting distance remains, whatever the VGG). The loss
+alone is not enough to judge by (a lower ratio can come with paler, blotchier pictures), so each
+row also carries the measures of style_app.quality: palette ratio, luminance contrast ratio and
+blob count. Any stylizer's outputs can be scored the same way from a folder (`stylized_dirs`),
+which is how a peer tool is compared.
 """
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
-from models.vgg import VGGWeightsError, load_vgg
+from models.vgg import VGGFeatures, VGGWeightsError, load_vgg
+from style_app import quality
 from style_app.data import resize_shorter
-from style_app.errors import StyleAppError
+from style_app.errors import ImageError, StyleAppError
 from style_app.images import IMAGE_SUFFIXES, fit_within, list_images, open_image, to_tensor
 from style_app.losses import PerceptualLoss
 from style_app.paintings import painting_paths, slug
 from style_app.stylizer import Stylizer
-from style_app.weights import ModelInfo, available_models
+from style_app.weights import ModelInfo, available_models, file_styles, read_metadata
 
 EVAL_SHORTER_SIDE = 512
 STYLE_DIR_ENV = "STYLE_APP_STYLE_DIR"
+DEFAULT_STYLE_SIZE = 512
 
 
 @dataclass
@@ -36,12 +45,16 @@ class ModelScore:
     content_loss: float
     baseline_style_loss: float
     style_ratio: float
-    ms_per_image: float
+    palette_ratio: float
+    contrast_ratio: float
+    blobs: float  # mean count per photo (style_app.quality.blob_count)
+    ms_per_image: float  # NaN for pictures read from a folder
+    source: str = ""  # the model file's or the folder's name
 
 
 def find_painting(info: ModelInfo, style_dir: str | os.PathLike | None) -> Path:
     """The painting a model was trained on: <style_dir>/<slug>.*, else the path it was trained from."""
-    candidates = [Path(style_dir) / f"{info.style}{suffix}" for suffix in IMAGE_SUFFIXES] if style_dir else []
+    candidates = _in_style_dir(info.style, style_dir)
     trained_from = painting_paths(info.metadata.get("train_config", {}).get("style_image") or [])
     candidates += [Path(p) for p in trained_from if slug(p) == info.style]
     for path in candidates:
@@ -50,12 +63,52 @@ def find_painting(info: ModelInfo, style_dir: str | os.PathLike | None) -> Path:
     raise StyleAppError(f"no painting found for style {info.style!r}: pass --style-dir with {info.style}.jpg")
 
 
+def _in_style_dir(style: str, style_dir: str | os.PathLike | None) -> list[Path]:
+    return [Path(style_dir) / f"{style}{suffix}" for suffix in IMAGE_SUFFIXES] if style_dir else []
+
+
+class _Judge:
+    """The loss network and each painting's targets, built once per style."""
+
+    def __init__(self, vgg: VGGFeatures, photos: list[torch.Tensor]):
+        self.vgg, self.photos = vgg, photos
+        self.by_style: dict[str, tuple[PerceptualLoss, float, torch.Tensor]] = {}
+
+    def painting(self, style: str, path: Path, style_size: int) -> tuple[PerceptualLoss, float, torch.Tensor]:
+        if style not in self.by_style:
+            painting = to_tensor(fit_within(open_image(path), style_size))
+            loss = PerceptualLoss(self.vgg, painting)
+            baseline = statistics.fmean(_style_loss(loss, photo) for photo in self.photos)
+            self.by_style[style] = (loss, baseline, painting[0])
+        return self.by_style[style]
+
+    def score(self, style: str, norm: str, arch: str, source: str, painting_path: Path, style_size: int,
+              stylized: Iterable[tuple[torch.Tensor, float]]) -> ModelScore:
+        """Score the stylized versions of self.photos (with the seconds each took, or NaN)."""
+        loss, baseline, painting = self.painting(style, painting_path, style_size)
+        rows = []
+        for photo, (out, seconds) in zip(self.photos, stylized):
+            with torch.no_grad():
+                terms = loss(out, photo)
+            rows.append((terms["style"].item(), terms["content"].item(),
+                         quality.palette_ratio(out[0], photo[0], painting),
+                         quality.contrast_ratio(out[0], photo[0]), quality.blob_count(out[0], photo[0]), seconds))
+        style_loss, content, palette, contrast, blobs, seconds = (list(column) for column in zip(*rows))
+        style_mean = statistics.fmean(style_loss)
+        return ModelScore(style, norm, arch, style_mean, statistics.fmean(content), baseline, style_mean / baseline,
+                          statistics.fmean(palette), statistics.fmean(contrast), statistics.fmean(blobs),
+                          1000 * statistics.median(seconds), source)
+
+
 def evaluate(content_dir: str | os.PathLike, style_dir: str | os.PathLike | None = None,
              vgg_weights: str | None = None, limit: int | None = None, device: str = "cpu",
-             shorter_side: int = EVAL_SHORTER_SIDE) -> list[ModelScore]:
-    """Score every shipped model on the photos in `content_dir` (at `shorter_side` pixels)."""
-    models = available_models()
-    if not models:
+             shorter_side: int = EVAL_SHORTER_SIDE, weights: list[str] | None = None,
+             stylized_dirs: list[str] | None = None) -> list[ModelScore]:
+    """Score models on the photos in `content_dir` (at `shorter_side` pixels): the files in
+    `weights` (every style each holds), else every shipped model; plus the pictures in each of
+    `stylized_dirs` (<dir>/<style>/<photo name>.*, any image format)."""
+    models = _models(weights) if weights else ([] if stylized_dirs else available_models())
+    if not models and not stylized_dirs:
         raise StyleAppError("no models to evaluate in the weights folder")
     paths = list_images(content_dir)[:limit]
     if not paths:
@@ -64,31 +117,58 @@ def evaluate(content_dir: str | os.PathLike, style_dir: str | os.PathLike | None
         vgg = load_vgg(vgg_weights or None)
     except VGGWeightsError as e:
         raise StyleAppError(str(e)) from None
-    photos = [to_tensor(resize_shorter(open_image(p), shorter_side)) for p in paths]
+    judge = _Judge(vgg, [to_tensor(resize_shorter(open_image(p), shorter_side)) for p in paths])
     style_dir = style_dir or os.environ.get(STYLE_DIR_ENV)
-    scores, losses_by_style = [], {}
+    scores = []
     for info in models:
-        if info.style not in losses_by_style:
-            style_size = int(info.metadata.get("train_config", {}).get("style_size", 512))
-            painting = to_tensor(fit_within(open_image(find_painting(info, style_dir)), style_size))
-            loss = PerceptualLoss(vgg, painting)
-            baseline = statistics.fmean(_style_loss(loss, photo) for photo in photos)
-            losses_by_style[info.style] = (loss, baseline)
-        loss, baseline = losses_by_style[info.style]
+        style_size = int(info.metadata.get("train_config", {}).get("style_size", DEFAULT_STYLE_SIZE))
         stylizer = Stylizer.from_file(info.path, device, style=info.style)
-        style_values, content_values, seconds = [], [], []
-        for photo in photos:
-            start = time.perf_counter()
-            stylized = stylizer.run(photo)
-            seconds.append(time.perf_counter() - start)
-            with torch.no_grad():
-                terms = loss(stylized, photo)
-            style_values.append(terms["style"].item())
-            content_values.append(terms["content"].item())
-        style_mean = statistics.fmean(style_values)
-        scores.append(ModelScore(info.style, info.norm, info.arch, style_mean, statistics.fmean(content_values),
-                                 baseline, style_mean / baseline, 1000 * statistics.median(seconds)))
+        scores.append(judge.score(info.style, info.norm, info.arch, info.path.name, find_painting(info, style_dir),
+                                  style_size, (_timed(stylizer.run, photo) for photo in judge.photos)))
+    for folder in stylized_dirs or []:
+        scores += _score_folder(judge, Path(folder), paths, style_dir)
     return scores
+
+
+def _models(weights: list[str]) -> list[ModelInfo]:
+    """Every style of each given model file."""
+    found = []
+    for path in weights:
+        meta = read_metadata(path)
+        found += [ModelInfo(Path(path), style or Path(path).stem, meta["norm"], meta.get("arch", "johnson"), meta)
+                  for style in file_styles(meta)]
+    return found
+
+
+def _timed(run: Callable[[torch.Tensor], torch.Tensor], photo: torch.Tensor) -> tuple[torch.Tensor, float]:
+    start = time.perf_counter()
+    out = run(photo)
+    return out, time.perf_counter() - start
+
+
+def _score_folder(judge: _Judge, folder: Path, photo_paths: list[Path],
+                  style_dir: str | os.PathLike | None) -> list[ModelScore]:
+    """Rows for a folder of another tool's outputs: one subfolder per style."""
+    if not folder.is_dir():
+        raise StyleAppError(f"{folder}: no such folder of stylized pictures")
+    scores = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        painting = next((p for p in _in_style_dir(sub.name, style_dir) if p.is_file()), None)
+        if painting is None:
+            raise StyleAppError(f"no painting found for style {sub.name!r}: pass --style-dir with {sub.name}.jpg")
+        outputs = [_read_output(sub, p.stem, photo) for p, photo in zip(photo_paths, judge.photos)]
+        scores.append(judge.score(sub.name, "-", folder.name, folder.name, painting, DEFAULT_STYLE_SIZE,
+                                  ((out, math.nan) for out in outputs)))
+    return scores
+
+
+def _read_output(folder: Path, stem: str, photo: torch.Tensor) -> torch.Tensor:
+    """<folder>/<stem>.*, resized to the photo's size."""
+    for suffix in IMAGE_SUFFIXES:
+        if (folder / f"{stem}{suffix}").is_file():
+            out = to_tensor(open_image(folder / f"{stem}{suffix}"))
+            return F.interpolate(out, size=photo.shape[-2:], mode="bilinear", antialias=True).clamp(0, 1)
+    raise ImageError(f"{folder}: no stylized picture for photo {stem}")
 
 
 @torch.no_grad()
@@ -98,12 +178,14 @@ def _style_loss(loss: PerceptualLoss, photo: torch.Tensor) -> float:
 
 def format_table(scores: list[ModelScore]) -> str:
     """A markdown table, one row per model."""
-    rows = ["| style | norm | arch | style loss | unstylized | style ratio | content loss | ms/image |",
-            "|---|---|---|---:|---:|---:|---:|---:|"]
-    rows += [f"| {s.style} | {s.norm} | {s.arch} | {s.style_loss:.4f} | {s.baseline_style_loss:.4f} | "
-             f"{s.style_ratio:.3f} | {s.content_loss:.3f} | {s.ms_per_image:.0f} |" for s in scores]
+    rows = ["| style | norm | arch | Gram style ratio | palette ratio | contrast ratio | blobs | content loss | ms/image |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    rows += [f"| {s.style} | {s.norm} | {s.arch} | {s.style_ratio:.3f} | {s.palette_ratio:.3f} | "
+             f"{s.contrast_ratio:.3f} | {s.blobs:.1f} | {s.content_loss:.3f} | "
+             f"{'-' if math.isnan(s.ms_per_image) else f'{s.ms_per_image:.0f}'} |" for s in scores]
     return "\n".join(rows)
 
 
 def scores_as_json(scores: list[ModelScore]) -> list[dict]:
-    return [asdict(s) for s in scores]
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(s).items()}
+            for s in scores]

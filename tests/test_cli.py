@@ -94,6 +94,32 @@ def test_evaluate_scores_every_model(shipped, photo_dir, style_file, tiny_vgg_fi
     for s in scores:
         assert s["baseline_style_loss"] > 0 and s["ms_per_image"] > 0
         assert abs(s["style_ratio"] - s["style_loss"] / s["baseline_style_loss"]) < 1e-9
+        assert s["palette_ratio"] > 0 and s["contrast_ratio"] > 0 and s["blobs"] >= 0
+    assert "palette ratio" in out and "contrast ratio" in out and "blobs" in out
+
+
+def test_evaluate_scores_given_files_and_another_tools_pictures(shipped, photo_dir, style_file, tiny_vgg_file,
+                                                                  tmp_path, capsys):
+    """--weights scores files outside the weights folder; --stylized-dir scores pictures made
+    elsewhere: the photos themselves score a palette and contrast ratio of exactly 1."""
+    style_dir = tmp_path / "styles"
+    style_dir.mkdir()
+    Image.open(style_file).save(style_dir / "great_wave.jpg")
+    peer = tmp_path / "peer" / "great_wave"
+    peer.mkdir(parents=True)
+    photos = sorted(photo_dir.rglob("*.*"))[:2]
+    for photo in photos:
+        Image.open(photo).save(peer / f"{photo.stem}.png")
+    code, out, err = run(capsys, "evaluate", "--content-dir", str(photo_dir), "--style-dir", str(style_dir),
+                         "--weights", str(shipped / "great_wave_layer.safetensors"), "--stylized-dir",
+                         str(tmp_path / "peer"), "--vgg-weights", tiny_vgg_file, "--limit", "2", "--size", "24",
+                         "--json", str(tmp_path / "scores.json"))
+    assert code == 0, err
+    model, folder = json.loads((tmp_path / "scores.json").read_text())
+    assert (model["style"], model["norm"], model["source"]) == ("great_wave", "layer", "great_wave_layer.safetensors")
+    assert (folder["style"], folder["arch"], folder["ms_per_image"]) == ("great_wave", "peer", None)
+    assert abs(folder["palette_ratio"] - 1) < 0.02 and abs(folder["contrast_ratio"] - 1) < 0.02
+    assert folder["blobs"] == 0
 
 
 def test_evaluate_without_paintings_is_a_clear_error(shipped, photo_dir, tiny_vgg_file, tmp_path, capsys):

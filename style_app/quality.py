@@ -1,0 +1,81 @@
+"""Measures of what people see in a stylized picture, which no training loss here optimizes.
+
+- palette ratio: how far the picture's colours are from the painting's, as a fraction of how far
+  the photo's were. Sliced Wasserstein distance between RGB pixel distributions: both images at
+  256x256, 64 fixed random directions in RGB, the sorted projections compared (root mean square).
+  1 = no closer to the painting's colours than the photo; lower is better.
+- contrast ratio: standard deviation of the stylized picture's luminance over the photo's
+  (Rec. 601 luma). 1 = as contrasty as the photo; a pale colour grade scores well below 1.
+- blobs: spots of colour the network paints into areas that are flat in the photo (walls, sky):
+  16x16-pixel patches flat in the photo whose stylized colour is far from what the picture's own
+  colour mapping predicts (blob_mask). Counted per image.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+PALETTE_SIZE = 256
+PALETTE_PROJECTIONS = 64
+LUMA = (0.299, 0.587, 0.114)
+PATCH = 16
+FLAT_STD = 0.03      # a photo patch with a luminance standard deviation below this is flat
+BLOB_MARGIN = 0.2    # how far (RGB distance) from the predicted colour a patch must be to count
+
+
+def _directions() -> torch.Tensor:
+    """PALETTE_PROJECTIONS fixed unit vectors in RGB (the same for every call and machine)."""
+    g = torch.Generator().manual_seed(0)
+    d = torch.randn(PALETTE_PROJECTIONS, 3, generator=g)
+    return d / d.norm(dim=1, keepdim=True)
+
+
+def palette_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Sliced Wasserstein distance between the RGB pixel distributions of two (3, H, W) images."""
+    def projected(image: torch.Tensor) -> torch.Tensor:
+        small = F.interpolate(image[None].float(), size=(PALETTE_SIZE, PALETTE_SIZE), mode="bilinear",
+                              antialias=True, align_corners=False)[0].clamp(0, 1)
+        return (_directions() @ small.reshape(3, -1)).sort(dim=1).values
+    return (projected(a) - projected(b)).pow(2).mean().sqrt().item()
+
+
+def palette_ratio(stylized: torch.Tensor, photo: torch.Tensor, painting: torch.Tensor) -> float:
+    """palette_distance(stylized, painting) / palette_distance(photo, painting)."""
+    baseline = max(palette_distance(photo, painting), 1e-6)
+    return palette_distance(stylized, painting) / baseline
+
+
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) in [0, 1] -> (H, W) luma."""
+    return torch.einsum("c,chw->hw", torch.tensor(LUMA, dtype=image.dtype), image.float())
+
+
+def contrast_ratio(stylized: torch.Tensor, photo: torch.Tensor) -> float:
+    """Luminance standard deviation of the stylized picture over that of the photo."""
+    return (luminance(stylized).std() / luminance(photo).std().clamp_min(1e-6)).item()
+
+
+def blob_mask(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+    """(H/PATCH, W/PATCH) bool: patches flat in the photo whose stylized colour is more than
+    BLOB_MARGIN (RGB distance) away from what the picture's overall colour mapping predicts.
+
+    The mapping is a least-squares affine fit from the photo's patch colours to the stylized
+    patch colours over the whole picture: it absorbs the colour grade, and brush strokes smaller
+    than a patch average out, so what remains are patches of a colour painted where the photo has nothing to paint: the pale
+    lilac, white or yellow blobs of per-image normalization (StyleGAN2's "droplets")."""
+    h, w = (photo.shape[-2] // PATCH) * PATCH, (photo.shape[-1] // PATCH) * PATCH
+    src, out = photo[:, :h, :w].float(), stylized[:, :h, :w].float()
+    src_mean = F.avg_pool2d(src[None], PATCH)[0]                        # (3, h/P, w/P)
+    out_mean = F.avg_pool2d(out[None], PATCH)[0]
+    y = luminance(src)[None, None]
+    y_std = (F.avg_pool2d(y.pow(2), PATCH) - F.avg_pool2d(y, PATCH).pow(2)).clamp_min(0).sqrt()[0, 0]
+    x = torch.cat([src_mean.reshape(3, -1), torch.ones(1, src_mean[0].numel())]).T     # (patches, 4)
+    target = out_mean.reshape(3, -1).T                                                  # (patches, 3)
+    coef = torch.linalg.lstsq(x, target).solution
+    residual = (target - x @ coef).T.reshape(out_mean.shape)
+    return (y_std < FLAT_STD) & (residual.norm(dim=0) > BLOB_MARGIN)
+
+
+def blob_count(stylized: torch.Tensor, photo: torch.Tensor) -> int:
+    """How many PATCH x PATCH patches blob_mask flags."""
+    return int(blob_mask(stylized, photo).sum())
