@@ -16,12 +16,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     parser.add_argument("--max-side", type=int, default=1024, help="uploads larger than this are downscaled")
     args = parser.parse_args(argv)
-    from style_app.serving import harden_server
+    from style_app.web.serving import harden_server
 
-    harden_server()  # before the server starts its threads (see style_app/serving.py)
+    harden_server()  # before the server starts its threads (see style_app/web/serving.py)
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage reports
-    from style_app.ui import build_demo, launch
+    from style_app.web.ui import build_demo, launch
 
     demo = build_demo(args.max_side)
     url = launch(demo, args.host, args.port, args.share)

@@ -122,7 +122,7 @@ class PerStyleBatchNorm(nn.BatchNorm2d):
         self.running_var = self.running_var.repeat(num_styles, 1)
 
     def forward(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
-        if self.running_mean is None:  # statistics of the batch only (style_app.lab)
+        if self.running_mean is None:  # statistics of the batch only (style_app.web.lab)
             return F.batch_norm(x, None, None, None, None, True, 0.0, self.eps)
         if self.training:
             self.num_batches_tracked += 1

@@ -37,7 +37,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="style-app", description="Fast neural style transfer with swappable normalization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    from style_app.train import TrainConfig
+    from style_app.training.train import TrainConfig
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     p = sub.add_parser("train", help="train a style network from a painting")
     p.add_argument("--style-image", required=True, nargs="+",
@@ -101,7 +101,7 @@ def build_parser() -> Parser:
     p.add_argument("--json", action="store_true", help="machine-readable list")
     p.set_defaults(run=run_list)
 
-    from style_app import bench
+    from style_app.tools import bench
     p = sub.add_parser("bench", help="inference and training speed beside a plain-fp32 baseline")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
@@ -145,7 +145,7 @@ def chosen_model(args: argparse.Namespace, device: str = "cpu", fast: bool = Tru
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from style_app.train import TrainConfig, train
+    from style_app.training.train import TrainConfig, train
 
     names = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
@@ -188,7 +188,7 @@ def save_image(image, path: Path) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> None:
-    from style_app.compare import compare_norms, labelled_grid
+    from style_app.tools.compare import compare_norms, labelled_grid
 
     results = compare_norms(open_image(args.input), args.style, args.arch, args.device, max_size=args.max_size)
     save_image(labelled_grid([(r.label, r.image) for r in results]), Path(args.out))
@@ -196,7 +196,7 @@ def run_compare(args: argparse.Namespace) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from style_app.evaluate import evaluate, format_table, scores_as_json
+    from style_app.tools.evaluate import evaluate, format_table, scores_as_json
 
     scores = evaluate(args.content_dir, args.style_dir, args.vgg_weights, args.limit, args.device, args.size,
                       args.weights, args.stylized_dir)
@@ -206,7 +206,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> None:
-    from style_app.bench import format_table, machine, run_bench, stylize_peak_rss
+    from style_app.tools.bench import format_table, machine, run_bench, stylize_peak_rss
     from style_app.runtime import resolve_device
 
     device = resolve_device(args.device)
@@ -226,7 +226,7 @@ def run_bench(args: argparse.Namespace) -> None:
 
 
 def run_export(args: argparse.Namespace) -> None:
-    from style_app.export import check_onnx, export_onnx
+    from style_app.tools.export import check_onnx, export_onnx
 
     model = chosen_model(args, fast=False).model
     path = export_onnx(model, args.out)

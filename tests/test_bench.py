@@ -5,7 +5,7 @@ import torch
 
 from conftest import TINY_VGG_WIDTHS
 from models.transformer import TransformerNet
-from style_app import bench
+from style_app.tools import bench
 from style_app.cli import main
 
 

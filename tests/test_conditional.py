@@ -8,9 +8,9 @@ from models.norms import StyleConditional, make_norm
 from models.transformer import TransformerNet
 from style_app.cli import main
 from style_app.errors import StyleAppError, WeightsError
-from style_app.evaluate import evaluate
+from style_app.tools.evaluate import evaluate
 from style_app.stylizer import Stylizer
-from style_app.train import TrainConfig, train
+from style_app.training.train import TrainConfig, train
 from style_app.weights import WEIGHTS_ENV, available_models, find_model, read_metadata, save_model
 from conftest import random_photo
 
@@ -134,7 +134,7 @@ def test_stylizer_switches_and_blends_styles_of_a_conditional_model(tmp_path):
 
 
 def test_lab_batch_statistics_variant_works_on_conditional_batch_norm():
-    from style_app.lab import without_running_statistics
+    from style_app.web.lab import without_running_statistics
 
     torch.manual_seed(0)
     net = TransformerNet("batch", "slim", num_styles=2).eval()

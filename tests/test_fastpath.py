@@ -4,7 +4,7 @@ import torch
 from conftest import random_photo
 from models.transformer import TransformerNet
 from style_app import stylizer as stylizer_module
-from style_app.bench import psnr
+from style_app.tools.bench import psnr
 from style_app.fastpath import InferenceNet
 from style_app.images import to_tensor
 from style_app.runtime import autocast_dtype

@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import random_photo
 
-from style_app import lab
+from style_app.web import lab
 from style_app.stylizer import cached_stylizer
 
 

@@ -1,7 +1,7 @@
 import torch
 
 from models.vgg import VGGFeatures, vgg_layers
-from style_app.losses import PerceptualLoss, gram, relative_mse
+from style_app.training.losses import PerceptualLoss, gram, relative_mse
 
 
 def test_gram_is_normalized_channel_correlation():

@@ -1,7 +1,7 @@
-"""The picture measures of style_app.quality: each responds to what it claims to measure."""
+"""The picture measures of style_app.tools.quality: each responds to what it claims to measure."""
 import torch
 
-from style_app import quality
+from style_app.tools import quality
 
 
 def smooth_photo(h: int = 128, w: int = 160) -> torch.Tensor:

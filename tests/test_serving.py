@@ -14,7 +14,7 @@ import pytest
 import corpus
 from app_server import app_process
 from load_test import run_load
-from style_app.serving import atomic_gradio_cache_writes, limit_malloc_arenas
+from style_app.web.serving import atomic_gradio_cache_writes, limit_malloc_arenas
 
 REPO = Path(__file__).resolve().parent.parent
 #: What each refused upload must say (after its file name), as the UI shows it.
@@ -43,7 +43,7 @@ class FakeDemo:
 
 
 def test_app_defaults_bind_loopback_without_share_link(monkeypatch):
-    from style_app import serving, ui
+    from style_app.web import serving, ui
 
     spec = importlib.util.spec_from_file_location("app_main", REPO / "app.py")
     app = importlib.util.module_from_spec(spec)
@@ -61,7 +61,7 @@ def test_app_defaults_bind_loopback_without_share_link(monkeypatch):
 
 
 def test_app_deletes_old_uploads_and_results(shipped):
-    from style_app import ui
+    from style_app.web import ui
 
     assert ui.build_demo(96).delete_cache == ui.DELETE_CACHE == (3600, 86400)
 

@@ -4,7 +4,7 @@ import torch
 from conftest import random_photo
 from models.norms import make_norm
 from models.transformer import TransformerNet
-from style_app.bench import psnr
+from style_app.tools.bench import psnr
 from style_app.fastpath import InferenceNet
 from style_app.images import to_tensor
 from style_app.tiling import stylize_tiled, tile_starts, whole_image_stats

@@ -20,8 +20,8 @@ from safetensors.torch import load_file
 import corpus
 from style_app.errors import TrainingError
 from style_app.images import list_images
-from style_app.losses import PerceptualLoss
-from style_app.train import TrainConfig, train
+from style_app.training.losses import PerceptualLoss
+from style_app.training.train import TrainConfig, train
 from test_train import losses, tiny_config
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,9 +12,9 @@ from gradio.data_classes import ImageData
 
 from app_server import running_app
 from models.transformer import TransformerNet
-from style_app import ui_functions as fn
+from style_app.web import handlers as fn
 from style_app.errors import ImageError, StyleAppError
-from style_app.ui import pass_paths_unopened, user_errors
+from style_app.web.ui import pass_paths_unopened, user_errors
 from style_app.weights import save_model
 
 

@@ -22,10 +22,10 @@ from tqdm import tqdm
 
 from models.transformer import TransformerNet
 from models.vgg import VGGFeatures, VGGWeightsError, load_vgg
-from style_app.data import ContentImages, StepBatches
+from style_app.training.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, TrainingError
 from style_app.images import fit_within, list_images, open_image, to_tensor
-from style_app.losses import PerceptualLoss
+from style_app.training.losses import PerceptualLoss
 from style_app.paintings import describe, painting_paths, slug
 from style_app.runtime import autocast, autocast_dtype, resolve_device
 from style_app.weights import save_model

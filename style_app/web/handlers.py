@@ -1,6 +1,6 @@
 """The plain functions behind the web UI: photos in, pictures and tables out, no Gradio inside.
 
-`style_app.ui` only wires components to these, so each is tested without a browser. They raise
+`style_app.web.ui` only wires components to these, so each is tested without a browser. They raise
 `StyleAppError` for anything the user can fix; the UI shows that as a message, never a traceback.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from style_app import lab
-from style_app.compare import NORM_LABELS, NORM_ORDER, NormResult, compare_norms
+from style_app.web import lab
+from style_app.tools.compare import NORM_LABELS, NORM_ORDER, NormResult, compare_norms
 from style_app.errors import ImageError, StyleAppError
 from style_app.images import fit_within, open_image
 from style_app.runtime import resolve_device

@@ -1,4 +1,4 @@
-"""The Gradio web UI: components wired to the plain functions in `style_app.ui_functions`.
+"""The Gradio web UI: components wired to the plain functions in `style_app.web.handlers`.
 
 Four tabs (Stylize, Compare normalizations, Normalization lab, Training curves) and two named API
 endpoints for gradio_client: /stylize(image, style, norm, strength, preserve_color, blend_with,
@@ -15,9 +15,9 @@ import gradio as gr
 from gradio.media import get_image
 from PIL import Image
 
-from style_app import ui_functions as fn
-from style_app.compare import NORM_LABELS
-from style_app.lab import AVERAGED_OVER
+from style_app.web import handlers as fn
+from style_app.tools.compare import NORM_LABELS
+from style_app.web.lab import AVERAGED_OVER
 from style_app.errors import StyleAppError
 from style_app.runtime import resolve_device
 

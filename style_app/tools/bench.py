@@ -20,7 +20,7 @@ from torch import nn
 from models.transformer import TransformerNet
 from models.vgg import VGG16_WIDTHS, VGGFeatures, vgg_layers
 from style_app.fastpath import InferenceNet
-from style_app.losses import PerceptualLoss
+from style_app.training.losses import PerceptualLoss
 from style_app.runtime import autocast, autocast_dtype, cpu_has_fast_bf16
 
 SIZES = (512, 1024, 2048)
@@ -123,7 +123,7 @@ def bench_inference(arch: str, norm: str, size: int, device: torch.device, repea
 
 def training_step(arch: str, norm: str, size: int, batch: int, device: torch.device, fast: bool,
                   vgg_widths: Sequence[int]) -> Callable[[], None]:
-    """One optimisation step of style_app.train's loop (perceptual loss through VGG-16 up to
+    """One optimisation step of style_app.training.train's loop (perceptual loss through VGG-16 up to
     relu4_3, Adam), as a closure; `fast` adds train's bf16 autocast / AMP and channels_last."""
     torch.manual_seed(0)
     memory_format = torch.channels_last if fast else torch.contiguous_format

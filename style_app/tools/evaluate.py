@@ -4,7 +4,7 @@ the photo, how it looks, and how fast.
 Gram style ratio: the relative Gram loss of the stylized picture over that of the unstylized
 photo (which fraction of the photo-to-painting distance remains, whatever the VGG). The loss
 alone is not enough to judge by (a lower ratio can come with paler, blotchier pictures), so each
-row also carries the measures of style_app.quality: palette ratio, luminance contrast ratio and
+row also carries the measures of style_app.tools.quality: palette ratio, luminance contrast ratio and
 blob count. Any stylizer's outputs can be scored the same way from a folder (`stylized_dirs`),
 which is how a peer tool is compared.
 """
@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from models.vgg import VGGFeatures, VGGWeightsError, load_vgg
-from style_app import quality
-from style_app.data import resize_shorter
+from style_app.tools import quality
+from style_app.training.data import resize_shorter
 from style_app.errors import ImageError, StyleAppError
 from style_app.images import IMAGE_SUFFIXES, fit_within, list_images, open_image, to_tensor
-from style_app.losses import PerceptualLoss
+from style_app.training.losses import PerceptualLoss
 from style_app.paintings import painting_paths, slug
 from style_app.stylizer import Stylizer
 from style_app.weights import ModelInfo, available_models, file_styles, read_metadata
@@ -47,7 +47,7 @@ class ModelScore:
     style_ratio: float
     palette_ratio: float
     contrast_ratio: float
-    blobs: float  # mean count per photo (style_app.quality.blob_count)
+    blobs: float  # mean count per photo (style_app.tools.quality.blob_count)
     ms_per_image: float  # NaN for pictures read from a folder
     source: str = ""  # the model file's or the folder's name
 

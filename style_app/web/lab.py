@@ -19,7 +19,7 @@ from PIL import Image, ImageEnhance
 from torch import nn
 
 from models.norms import NORM_KINDS, make_norm
-from style_app.compare import NORM_LABELS, NormResult, compare_norms
+from style_app.tools.compare import NORM_LABELS, NormResult, compare_norms
 from style_app.images import fit_within, to_image, to_tensor
 from style_app.stylizer import cached_stylizer
 

@@ -1,0 +1,1 @@
+"""Measurement and conversion: the norm comparison, held-out scores, picture measures, speed, ONNX."""

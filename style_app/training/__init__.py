@@ -1,0 +1,1 @@
+"""Training a style network: the loop, its data and its perceptual losses."""
