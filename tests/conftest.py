@@ -5,29 +5,25 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny workloads: extra threads only spin (and subprocesses inherit)
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import save_file
 
+from helpers import TINY_VGG_WIDTHS, random_photo
 from models.transformer import TransformerNet
 from models.vgg import vgg_layers
 from style_app.weights import save_model
 
-TINY_VGG_WIDTHS = (4, 4, 8, 8, 8, 8, 8, 16, 16, 16)
 torch.set_num_threads(1)
 
 
-def random_photo(seed: int, size: tuple[int, int] = (48, 40)) -> Image.Image:
-    """A smooth random picture (gradients plus blobs), more photo-like than white noise."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    yy, xx = np.mgrid[0:h, 0:w] / max(w, h)
-    channels = [np.sin(xx * rng.uniform(2, 9) + rng.uniform(0, 6)) * np.cos(yy * rng.uniform(2, 9))
-                for _ in range(3)]
-    array = (np.stack(channels, -1) * 0.5 + 0.5) * 255
-    return Image.fromarray(array.clip(0, 255).astype(np.uint8), "RGB")
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The load test's size (tests/test_load.py); the defaults keep it short."""
+    group = parser.getgroup("load", "concurrent /stylize load on the web UI (tests/test_load.py)")
+    group.addoption("--load-clients", type=int, default=4, help="concurrent gradio_client clients")
+    group.addoption("--load-calls", type=int, default=2, help="calls per client")
+    group.addoption("--load-size", type=int, default=384, help="longer side of the test photo, px")
+    group.addoption("--load-rounds", type=int, default=1, help="repeat the load (memory growth per round)")
 
 
 @pytest.fixture(scope="session")

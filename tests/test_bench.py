@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from conftest import TINY_VGG_WIDTHS
+from helpers import TINY_VGG_WIDTHS
 from models.transformer import TransformerNet
 from style_app.tools import bench
 from style_app.cli import main

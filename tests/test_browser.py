@@ -7,16 +7,16 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import random_photo
+from helpers import random_photo
 
-from app_server import running_app
+from helpers import running_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run"]
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"{CHROMIUM} not installed (run .ci/install-browser.sh)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                                   reason=f"{CHROMIUM} not installed (run .ci/install-browser.sh)")]
 
 
 @pytest.fixture(scope="module")

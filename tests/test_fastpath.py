@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from conftest import random_photo
+from helpers import random_photo
 from models.transformer import TransformerNet
 from style_app import stylizer as stylizer_module
 from style_app.tools.bench import psnr

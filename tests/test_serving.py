@@ -1,6 +1,5 @@
 """Serving others: safe launch defaults, bad uploads as visible messages, no file access beyond
-what the app serves, an upload size cap, and a short concurrent load (the full one, with
-figures: `python tests/load_test.py --clients 8 --calls 4 --size 512`)."""
+what the app serves, an upload size cap (the concurrent load is in test_load.py)."""
 from __future__ import annotations
 
 import importlib.util
@@ -12,8 +11,7 @@ import httpx
 import pytest
 
 import corpus
-from app_server import app_process
-from load_test import run_load
+from helpers import app_process
 from style_app.web.serving import atomic_gradio_cache_writes, limit_malloc_arenas
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,10 +77,12 @@ def client(server):
     return Client(server[1], verbose=False)
 
 
+@pytest.mark.slow
 def test_server_is_on_loopback(server):
     assert httpx.URL(server[1]).host == "127.0.0.1"
 
 
+@pytest.mark.slow
 def test_no_file_access_outside_what_the_app_serves(server, weights_folder):
     _, url = server
     for path in ("/etc/passwd", REPO / "app.py", weights_folder / "starry_night_instance.safetensors",
@@ -91,6 +91,7 @@ def test_no_file_access_outside_what_the_app_serves(server, weights_folder):
         assert response.status_code == 403, (path, response.status_code)
 
 
+@pytest.mark.slow
 def test_uploads_over_the_size_cap_are_refused(server):
     _, url = server
     too_big = b"\0" * (25 * 1024 * 1024 + 1)
@@ -98,6 +99,7 @@ def test_uploads_over_the_size_cap_are_refused(server):
     assert response.status_code == 413
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", UPLOAD_ERRORS)
 def test_bad_upload_is_a_visible_message_naming_only_the_file(name, client, tmp_path):
     from gradio_client import handle_file
@@ -111,6 +113,7 @@ def test_bad_upload_is_a_visible_message_naming_only_the_file(name, client, tmp_
     assert "/tmp" not in str(error.value) and "Traceback" not in str(error.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", corpus.ODD)
 def test_odd_upload_comes_back_upright_in_true_colours(name, client, tmp_path):
     from gradio_client import handle_file
@@ -123,15 +126,6 @@ def test_odd_upload_comes_back_upright_in_true_colours(name, client, tmp_path):
     with Image.open(out) as result:
         assert result.size == corpus.ODD[name].size
         corpus.assert_colours(result.convert("RGB"), corpus.ODD[name].pixels)
-
-
-def test_concurrent_clients_all_succeed_and_memory_settles(server, tmp_path):
-    proc, url = server
-    photo = tmp_path / "photo.jpg"
-    corpus.gradient((384, 288)).save(photo)
-    result = run_load(url, proc.pid, photo, clients=4, calls=2, style="great_wave", norm="batch")
-    assert result.ok, result.summary()
-    assert result.rss_end < result.rss_start + 50, result.summary()  # MB: freed memory goes back
 
 
 def partial_reads(seconds: float) -> int:

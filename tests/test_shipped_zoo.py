@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import random_photo
+from helpers import random_photo
 from style_app.stylizer import Stylizer
 from style_app.weights import available_models
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import random_photo
+from helpers import random_photo
 from style_app import Stylizer
 from style_app.errors import StyleAppError, WeightsError
 

@@ -7,10 +7,10 @@ import gradio as gr
 import numpy as np
 import pytest
 import torch
-from conftest import random_photo
+from helpers import random_photo
 from gradio.data_classes import ImageData
 
-from app_server import running_app
+from helpers import running_app
 from models.transformer import TransformerNet
 from style_app.web import handlers as fn
 from style_app.errors import ImageError, StyleAppError
@@ -212,6 +212,7 @@ def client(weights_folder):
         yield Client(url, verbose=False)
 
 
+@pytest.mark.slow
 def test_api_endpoints_have_the_documented_parameters(client):
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert [p["parameter_name"] for p in api["/stylize"]["parameters"]] == \
@@ -219,6 +220,7 @@ def test_api_endpoints_have_the_documented_parameters(client):
     assert [p["parameter_name"] for p in api["/compare"]["parameters"]] == ["image", "style"]
 
 
+@pytest.mark.slow
 def test_api_stylize_and_compare(client, photo_file, tmp_path):
     from gradio_client import handle_file
     from PIL import Image
@@ -234,6 +236,7 @@ def test_api_stylize_and_compare(client, photo_file, tmp_path):
     assert Image.open(tiles[0]["image"]).size == (96, 48)  # the test app's --max-side 96
 
 
+@pytest.mark.slow
 def test_api_reports_bad_input_as_a_message(client, corrupt_file, photo_file):
     from gradio_client import handle_file
 

@@ -1,33 +1,29 @@
 """Bounded load test of the web UI on loopback: concurrent gradio_client clients calling /stylize.
 
-    python tests/load_test.py --clients 8 --calls 4 --size 512
+Starts `app.py` on a free port with untrained networks (they cost exactly as much to run as
+trained ones), warms it up with one call (which loads the model), then runs `--load-clients`
+threads, each with its own gradio_client, making `--load-calls` /stylize calls on one photo whose
+longer side is `--load-size` px. Every call must succeed and the server's memory must settle
+back. The defaults keep it short; the figures in docs/security.md come from
 
-Starts `app.py` on a free port, warms it up with one call (which loads the model), then runs
-`clients` threads, each with its own gradio_client, making `calls` /stylize calls on one photo
-whose longer side is `size` px. Prints per-call latency (p50/p95/max) and the server's resident
-memory from /proc: idle, after warm-up (start), peak during the load, and after it (end).
-Exits 1 if any call failed. Weights: --weights, else the shipped ones if they hold --style,
-else freshly initialised (untrained) networks, which cost exactly as much to run.
+    pytest tests/test_load.py -s --load-clients 8 --load-calls 4 --load-size 512
+
+which prints per-call latency (p50/p95/max) and the server's resident memory from /proc: idle,
+after warm-up (start), peak during the load, and after it (end).
 """
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
+import pytest
 from PIL import Image
 
-from app_server import app_process
-from conftest import random_photo
-from models.transformer import TransformerNet
-from style_app.weights import available_models, save_model, weights_dir
+from helpers import app_process, random_photo
 
 SETTLE_S = 3.0  # after the load, how long the server may take to drop its request buffers
 
@@ -149,37 +145,16 @@ def run_load(url: str, pid: int, photo: Path, clients: int, calls: int, style: s
     return result
 
 
-def load_weights(style: str, folder: Path) -> Path:
-    """The shipped weights if they hold `style`, else untrained networks of every norm in `folder`."""
-    if any(m.style == style for m in available_models()):
-        return weights_dir()
-    for norm in ("instance", "batch", "layer", "group"):
-        torch.manual_seed(0)
-        save_model(TransformerNet(norm), folder / f"{style}_{norm}.safetensors",
-                   {"style": style, "arch": "johnson", "steps": 0})
-    return folder
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--calls", type=int, default=4, help="calls per client")
-    parser.add_argument("--size", type=int, default=512, help="longer side of the test photo, px")
-    parser.add_argument("--style", default="starry_night")
-    parser.add_argument("--norm", default="instance")
-    parser.add_argument("--weights", help="weights folder (default: shipped, else untrained)")
-    parser.add_argument("--rounds", type=int, default=1, help="repeat the load (memory growth per round)")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(args.weights) if args.weights else load_weights(args.style, Path(tmp))
-        photo = Path(tmp) / "photo.jpg"
-        random_photo(0, (args.size, args.size * 3 // 4)).save(photo, quality=90)
-        print(f"weights: {folder}", flush=True)
-        with app_process(folder, max_side=max(1024, args.size)) as (proc, url):
-            result = run_load(url, proc.pid, photo, args.clients, args.calls, args.style, args.norm, args.rounds)
+@pytest.mark.slow
+def test_concurrent_clients_all_succeed_and_memory_settles(weights_folder, tmp_path, pytestconfig):
+    option = pytestconfig.getoption
+    size = option("--load-size")
+    photo = tmp_path / "photo.jpg"
+    random_photo(0, (size, size * 3 // 4)).save(photo, quality=90)
+    with app_process(weights_folder, max_side=max(1024, size)) as (proc, url):
+        result = run_load(url, proc.pid, photo, option("--load-clients"), option("--load-calls"),
+                          style="great_wave", norm="batch", rounds=option("--load-rounds"))
     print(result.summary())
-    return 0 if result.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    assert result.ok, result.summary()
+    assert result.rss_end < result.rss_start + 50, result.summary()  # MB: freed memory goes back

@@ -1,4 +1,5 @@
-"""Start `python app.py` on a free port in a subprocess, for the client and browser tests."""
+"""Helpers the tests share: photo-like test pictures, a tiny loss network's widths, and
+`python app.py` started on a free port in a subprocess (for the client, load and browser tests)."""
 from __future__ import annotations
 
 import contextlib
@@ -11,8 +12,24 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 90
+#: A narrow VGG-16 (same structure, few channels): the loss network of fast training tests.
+TINY_VGG_WIDTHS = (4, 4, 8, 8, 8, 8, 8, 16, 16, 16)
+
+
+def random_photo(seed: int, size: tuple[int, int] = (48, 40)) -> Image.Image:
+    """A smooth random picture (gradients plus blobs), more photo-like than white noise."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w] / max(w, h)
+    channels = [np.sin(xx * rng.uniform(2, 9) + rng.uniform(0, 6)) * np.cos(yy * rng.uniform(2, 9))
+                for _ in range(3)]
+    array = (np.stack(channels, -1) * 0.5 + 0.5) * 255
+    return Image.fromarray(array.clip(0, 255).astype(np.uint8), "RGB")
 
 
 def free_port() -> int:
