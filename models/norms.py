@@ -1,23 +1,53 @@
 """Normalization layers chosen by name, so any block can swap its norm with one argument.
 
-What each kind averages over, for activations shaped (N, C, H, W):
+`NORMS` is the one table of the kinds: name, label, and what each averages over. `make_norm`
+builds any of them; with `num_styles` > 1 every kind becomes conditional (Dumoulin et al. 2017):
+the statistics are shared, the scale and shift are chosen per style, so one network holds
+several styles.
 
-    batch     one channel across the whole batch      (N, H, W)  per C
-    layer     all channels of one image               (C, H, W)  per N
-    instance  one channel of one image                (H, W)     per N, C
-    group     a group of channels of one image        (C/G, H, W) per N, G
-    none      nothing (identity)
-
-With `num_styles` > 1 every kind becomes conditional (Dumoulin et al. 2017): the statistics are
-shared, the scale and shift are chosen per style, so one network holds several styles.
+Two switches change where the statistics come from, for callers that need it:
+`recorded_statistics` (per-image norms reuse statistics recorded on another input) and
+`with_batch_statistics` (batch norms use the current batch's statistics, as in training).
 """
 from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-NORM_KINDS = ("instance", "batch", "layer", "group", "none")
+
+@dataclass(frozen=True)
+class NormKind:
+    """One kind of normalization: its name, how people label it, and what one set of statistics
+    (mean and variance) covers for activations shaped (N, C, H, W)."""
+
+    name: str
+    label: str
+    averages_over: str  # the axes, e.g. "H, W"
+    that_is: str  # the same in words
+
+
+#: Every kind `make_norm` builds, in teaching order: IN, BN, LN, GN, then none.
+NORMS: dict[str, NormKind] = {kind.name: kind for kind in (
+    NormKind("instance", "Instance norm (IN)", "H, W", "one channel of one image"),
+    NormKind("batch", "Batch norm (BN)", "N, H, W", "one channel across the batch"),
+    NormKind("layer", "Layer norm (LN)", "C, H, W", "all channels of one image"),
+    NormKind("group", "Group norm (GN)", "C/G, H, W", "a group of channels of one image"),
+    NormKind("none", "No norm", "-", "nothing (identity)"),
+)}
+NORM_KINDS = tuple(NORMS)
+#: The kinds that normalize: the ones compared side by side.
+COMPARED_NORMS = tuple(kind for kind in NORMS if kind != "none")
+
+
+def norm_label(kind: str) -> str:
+    """'Instance norm (IN)' for 'instance'; an unknown name as it is."""
+    return NORMS[kind].label if kind in NORMS else kind
 
 #: Group norm puts this many channels in each group, so a 32-channel layer gets 4 groups and a
 #: 128-channel layer 16: always strictly between layer norm (1 group) and instance norm (C groups).
@@ -34,22 +64,20 @@ def group_count(num_channels: int, channels_per_group: int = GROUP_NORM_CHANNELS
 
 
 class WholeImageStats:
-    """Statistics a norm can record on one pass and reuse on later ones.
+    """A per-image norm (instance, layer, group) whose statistics can be recorded on one input
+    and reused for later ones; `recorded_statistics` is the interface."""
 
-    Tiled inference normalizes every tile with the statistics of the whole picture (recorded on a
-    downscaled copy), so tiles agree and no seams appear; see style_app.tiling."""
-
-    record_stats: bool = False
+    _recording: bool = False
     #: (mean, var), each (N, groups) in fp32; when set, used instead of the input's own statistics.
-    fixed_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+    _recorded: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def normalize(self, x: torch.Tensor, groups: int) -> torch.Tensor:
-        if self.fixed_stats is not None:
-            return normalize_with(x, *self.fixed_stats, self.weight, self.bias, self.eps)
-        if self.record_stats:
+        if self._recorded is not None and not self._recording:
+            return normalize_with(x, *self._recorded, self.weight, self.bias, self.eps)
+        if self._recording:
             n = x.shape[0]
             var, mean = torch.var_mean(x.float().reshape(n, groups, -1), dim=2, unbiased=False)
-            self.fixed_stats = (mean, var)
+            self._recorded = (mean, var)
         # the GroupNorm kernel keeps bf16 and channels_last as they come (no conversion copies)
         if (torch.is_grad_enabled() and x.device.type == "cpu" and x.dtype == torch.bfloat16
                 and x.dim() == 4 and not x.is_contiguous()):
@@ -57,10 +85,42 @@ class WholeImageStats:
         return F.group_norm(x, groups, self.weight, self.bias, self.eps)
 
 
+@contextlib.contextmanager
+def recorded_statistics(model: nn.Module, record: Callable[[], object]) -> Iterator[None]:
+    """Within the block, every instance, layer and group norm of `model` normalizes with the
+    statistics it saw while `record()` ran (which must call `model` once), instead of each
+    input's own. Lets parts of a picture share the statistics of the whole. Batch norm in eval
+    mode uses its running statistics and is unaffected."""
+    norms = [m for m in model.modules() if isinstance(m, WholeImageStats)]
+    try:
+        for m in norms:
+            m._recorded, m._recording = None, True
+        record()
+        for m in norms:
+            m._recording = False
+        yield
+    finally:
+        for m in norms:
+            m._recorded, m._recording = None, False
+
+
+def with_batch_statistics(model: nn.Module) -> nn.Module:
+    """A copy of `model` whose batch norms normalize with the statistics of the batch they are
+    given, as in training, even in eval mode. `model` itself is untouched, so this is safe while
+    it serves other requests."""
+    private = copy.deepcopy(model)
+    for layer in private.modules():
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            # with no running buffers, batch norm uses batch statistics even in eval mode
+            layer.track_running_stats = False
+            layer.running_mean = layer.running_var = layer.num_batches_tracked = None
+    return private
+
+
 class ChannelsLastGroupNorm(torch.autograd.Function):
     """F.group_norm for bf16 channels_last input on the CPU whose backward runs on contiguous
-    copies: the kernel's own channels_last bf16 backward is ~4x slower (the largest single cost
-    of a bf16 training step before this)."""
+    copies, because the kernel's own channels_last bf16 backward is several times slower
+    (docs/performance.md)."""
 
     @staticmethod
     def forward(ctx, x, groups, weight, bias, eps):
@@ -122,7 +182,7 @@ class PerStyleBatchNorm(nn.BatchNorm2d):
         self.running_var = self.running_var.repeat(num_styles, 1)
 
     def forward(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
-        if self.running_mean is None:  # statistics of the batch only (style_app.web.lab)
+        if self.running_mean is None:  # with_batch_statistics: the batch's own statistics
             return F.batch_norm(x, None, None, None, None, True, 0.0, self.eps)
         if self.training:
             self.num_batches_tracked += 1

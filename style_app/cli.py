@@ -7,6 +7,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from models.norms import COMPARED_NORMS, NORM_KINDS
 from style_app.errors import Interrupted, StyleAppError
 from style_app.images import list_images, open_image
 
@@ -44,7 +45,7 @@ def build_parser() -> Parser:
                    help="the painting; several: one network conditioned on style (Dumoulin et al. 2017)")
     p.add_argument("--content-dir", required=True, help="folder of training photos (searched recursively)")
     p.add_argument("--out", required=True, help="output .safetensors file")
-    p.add_argument("--norm", default=defaults["norm"], help="instance, batch, layer, group or none")
+    p.add_argument("--norm", default=defaults["norm"], choices=NORM_KINDS)
     p.add_argument("--arch", default=defaults["arch"], help="network architecture (johnson)")
     for name in ("steps", "batch_size", "image_size", "style_size", "seed", "checkpoint_every", "workers",
                  "log_every"):
@@ -106,7 +107,7 @@ def build_parser() -> Parser:
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--arch", nargs="+", default=list(bench.ARCH_NAMES))
-    p.add_argument("--norm", nargs="+", default=list(bench.NORMS))
+    p.add_argument("--norm", nargs="+", default=list(COMPARED_NORMS), choices=NORM_KINDS)
     p.add_argument("--sizes", nargs="+", type=int, default=list(bench.SIZES), help="inference image sides")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (median), after a warm-up")
     p.add_argument("--no-train", dest="train", action="store_false", help="skip the training measurements")
@@ -125,7 +126,7 @@ def build_parser() -> Parser:
 
 def add_model_choice(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", help="shipped style slug (see `style-app list`)")
-    p.add_argument("--norm", default="instance", help="instance, batch, layer or group")
+    p.add_argument("--norm", default="instance", choices=NORM_KINDS)
     p.add_argument("--arch", default="johnson")
     p.add_argument("--weights", help="a .safetensors model file instead of --style")
 

@@ -4,20 +4,20 @@ Memory grows with the pixels the network sees at once, so a 4096x4096 photo goes
 Instance, layer and group norm would normalize each tile by its own statistics, and neighbouring
 tiles would then disagree in brightness and texture (seams). Instead the network first runs on a
 downscaled copy of the whole picture with its norms recording per-(image, channel/group) mean
-and variance (models.norms.WholeImageStats); every tile is then normalized with those fixed
+and variance (models.norms.recorded_statistics); every tile is then normalized with those fixed
 statistics. Batch norm in eval mode already uses fixed running statistics. Tiles overlap and are
 cross-faded with linear ramps, which hides the remaining reflection-padding effects at tile edges.
 """
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.norms import WholeImageStats
+from models.norms import recorded_statistics
 
 #: Stylizer tiles images with more pixels than this (2048x2048); below it one pass is faster.
 TILE_ABOVE_PIXELS = 2048 * 2048
@@ -28,25 +28,14 @@ STATS_SIDE = 1024  # longer side of the downscaled copy the norm statistics are 
 Network = Callable[[torch.Tensor], torch.Tensor]
 
 
-@contextlib.contextmanager
 def whole_image_stats(model: nn.Module, net: Network, image: torch.Tensor,
-                      stats_side: int = STATS_SIDE) -> Iterator[None]:
+                      stats_side: int = STATS_SIDE) -> contextlib.AbstractContextManager:
     """Within the block, `model`'s norms use the statistics of `image` (N, 3, H, W), recorded by
     running `net` (which calls `model`) on a copy whose longer side is at most `stats_side`."""
-    norms = [m for m in model.modules() if isinstance(m, WholeImageStats)]
     scale = min(1.0, stats_side / max(image.shape[-2:]))
     small = image if scale == 1.0 else F.interpolate(
         image, size=[max(1, round(s * scale)) for s in image.shape[-2:]], mode="area")
-    try:
-        for m in norms:
-            m.fixed_stats, m.record_stats = None, True
-        net(small)
-        for m in norms:
-            m.record_stats = False
-        yield
-    finally:
-        for m in norms:
-            m.fixed_stats, m.record_stats = None, False
+    return recorded_statistics(model, lambda: net(small))
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:

@@ -5,12 +5,15 @@ import sys
 import pytest
 from PIL import Image
 
-from conftest import random_photo
+from helpers import random_photo
 from style_app.cli import main
 
 
 def run(capsys, *argv):
-    code = main(list(argv))
+    try:
+        code = main(list(argv))
+    except SystemExit as usage_error:  # argparse refuses the arguments themselves
+        code = usage_error.code
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -55,7 +58,7 @@ def test_compare_writes_a_tile_per_norm(shipped, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--style", "mona_lisa"], "unknown style 'mona_lisa'"),
-    (["--style", "starry_night", "--norm", "weight"], "norm 'weight'"),
+    (["--style", "starry_night", "--norm", "weight"], "--norm: invalid choice: 'weight'"),
     (["--style", "../../etc/passwd"], "unknown style"),
     ([], "either --style"),
 ])

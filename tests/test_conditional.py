@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from models.norms import StyleConditional, make_norm
+from models.norms import StyleConditional, make_norm, with_batch_statistics
 from models.transformer import TransformerNet
 from style_app.cli import main
 from style_app.errors import StyleAppError, WeightsError
@@ -12,7 +12,7 @@ from style_app.tools.evaluate import evaluate
 from style_app.stylizer import Stylizer
 from style_app.training.train import TrainConfig, train
 from style_app.weights import WEIGHTS_ENV, available_models, find_model, read_metadata, save_model
-from conftest import random_photo
+from helpers import random_photo
 
 
 @pytest.mark.parametrize("kind", ["instance", "batch", "layer", "group"])
@@ -134,12 +134,10 @@ def test_stylizer_switches_and_blends_styles_of_a_conditional_model(tmp_path):
 
 
 def test_lab_batch_statistics_variant_works_on_conditional_batch_norm():
-    from style_app.web.lab import without_running_statistics
-
     torch.manual_seed(0)
     net = TransformerNet("batch", "slim", num_styles=2).eval()
     net.set_style(1)
-    batch_stats = without_running_statistics(net).eval()
+    batch_stats = with_batch_statistics(net).eval()
     x = torch.rand(2, 3, 24, 24)
     # with batch statistics an image's output depends on its batch companion; with running ones not
     alone, paired = batch_stats(x[:1]), batch_stats(x)[:1]

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from models.norms import NORM_KINDS, group_count, make_norm
+from models.norms import NORM_KINDS, group_count, make_norm, with_batch_statistics
+from models.transformer import TransformerNet
 
 
 def seed_tensor() -> torch.Tensor:
@@ -82,3 +83,16 @@ def test_unknown_kind_lists_valid_kinds():
         make_norm("weight", 8)
     for kind in NORM_KINDS:
         assert kind in str(info.value)
+
+
+def test_with_batch_statistics_leaves_the_shared_model_alone():
+    torch.manual_seed(0)
+    model = TransformerNet("batch", "slim").eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    private = with_batch_statistics(model)
+    x = torch.rand(2, 3, 16, 16)
+    # batch statistics: an image's output depends on its batch companion, even in eval mode
+    assert (private(x[:1]) - private(x)[:1]).abs().mean() > 1e-4
+    assert private is not model and not model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.enc1[1].running_mean is not None and private.enc1[1].running_mean is None

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from models.norms import COMPARED_NORMS
 from models.transformer import TransformerNet
 from models.vgg import VGG16_WIDTHS, VGGFeatures, vgg_layers
 from style_app.fastpath import InferenceNet
@@ -25,7 +26,6 @@ from style_app.runtime import autocast, autocast_dtype, cpu_has_fast_bf16
 
 SIZES = (512, 1024, 2048)
 ARCH_NAMES = ("johnson", "slim")
-NORMS = ("instance", "batch", "layer", "group")
 
 
 @dataclass
@@ -168,6 +168,7 @@ _RSS_SCRIPT = """
 import json, resource, sys, time
 import torch
 from PIL import Image
+from models.norms import COMPARED_NORMS
 from models.transformer import TransformerNet
 from style_app.stylizer import Stylizer
 size, arch, norm = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -218,7 +219,7 @@ def format_table(results: Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
-def run_bench(device: torch.device, archs: Sequence[str] = ARCH_NAMES, norms: Sequence[str] = NORMS,
+def run_bench(device: torch.device, archs: Sequence[str] = ARCH_NAMES, norms: Sequence[str] = COMPARED_NORMS,
               sizes: Sequence[int] = SIZES, repeats: int = 3, train: bool = True, compile: bool = False,
               train_size: int = 256, train_batch: int = 4,
               vgg_widths: Sequence[int] = VGG16_WIDTHS) -> Iterator[Result]:

@@ -6,13 +6,9 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
 
+from models.norms import NORMS, norm_label
 from style_app.stylizer import cached_stylizer
 from style_app.weights import available_models, find_model
-
-NORM_ORDER = ("instance", "batch", "layer", "group", "none")
-NORM_LABELS = {"instance": "Instance norm (IN)", "batch": "Batch norm (BN)", "layer": "Layer norm (LN)",
-               "group": "Group norm (GN)", "none": "No norm"}
-
 
 @dataclass
 class NormResult:
@@ -22,13 +18,13 @@ class NormResult:
 
     @property
     def label(self) -> str:
-        return f"{NORM_LABELS.get(self.norm, self.norm)}  {self.seconds * 1000:.0f} ms"
+        return f"{norm_label(self.norm)}  {self.seconds * 1000:.0f} ms"
 
 
 def norms_for(style: str, arch: str = "johnson") -> list[str]:
     """The norms shipped for a style, in teaching order (IN, BN, LN, GN)."""
     have = {m.norm for m in available_models() if m.style == style and m.arch == arch}
-    return [n for n in NORM_ORDER if n in have]
+    return [n for n in NORMS if n in have]
 
 
 def compare_norms(image: Image.Image, style: str, arch: str = "johnson", device: str = "auto",

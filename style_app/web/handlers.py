@@ -15,7 +15,8 @@ import torch
 from PIL import Image
 
 from style_app.web import lab
-from style_app.tools.compare import NORM_LABELS, NORM_ORDER, NormResult, compare_norms
+from models.norms import COMPARED_NORMS, NORMS, norm_label
+from style_app.tools.compare import NormResult, compare_norms
 from style_app.errors import ImageError, StyleAppError
 from style_app.images import fit_within, open_image
 from style_app.runtime import resolve_device
@@ -56,7 +57,7 @@ def style_choices() -> list[tuple[str, str]]:
 def norm_choices() -> list[tuple[str, str]]:
     """The shipped norms, labelled (IN, BN, LN, GN), in teaching order."""
     have = {info.norm for info in available_models()}
-    return [(NORM_LABELS[n], n) for n in NORM_ORDER if n in have]
+    return [(norm_label(n), n) for n in NORMS if n in have]
 
 
 def load_photo(path: str | Path | None, max_side: int = DEFAULT_MAX_SIDE) -> Photo:
@@ -123,7 +124,7 @@ def latency_table(results: list[NormResult], style: str) -> pd.DataFrame:
     scores.json), so the norms' costs and measured quality sit beside their pictures."""
     scores = held_out_scores()
     measured = [scores.get((style, r.norm, "johnson"), {}) for r in results]
-    return pd.DataFrame({"Normalization": [NORM_LABELS[r.norm] for r in results],
+    return pd.DataFrame({"Normalization": [norm_label(r.norm) for r in results],
                          "Latency (ms)": [round(r.seconds * 1000) for r in results],
                          "Style ratio (held-out)": [
                              _rounded(m.get("style_ratio")) for m in measured],
@@ -146,7 +147,7 @@ def _rounded(value: object) -> str:
 
 def averaging_table() -> pd.DataFrame:
     """The seed's lesson: what each norm averages over."""
-    return pd.DataFrame([(NORM_LABELS[k], *v) for k, v in lab.AVERAGED_OVER.items()],
+    return pd.DataFrame([(NORMS[k].label, NORMS[k].averages_over, NORMS[k].that_is) for k in COMPARED_NORMS],
                         columns=["Normalization", "Averages over", "That is"])
 
 
@@ -155,7 +156,7 @@ def seed_table(kind: str) -> pd.DataFrame:
     x, y = lab.seed_tensor(), lab.normalize_seed(kind)
     rows = [(f"image {n + 1}", f"channel {c + 1}", _matrix(x[n, c]), _matrix(y[n, c]))
             for n in range(x.shape[0]) for c in range(x.shape[1])]
-    return pd.DataFrame(rows, columns=["Image", "Channel", "Input", f"{NORM_LABELS[kind]} output"])
+    return pd.DataFrame(rows, columns=["Image", "Channel", "Input", f"{norm_label(kind)} output"])
 
 
 def _matrix(t: torch.Tensor) -> str:
@@ -174,7 +175,7 @@ def adjusted_outputs(photo: Image.Image, style: str, contrast: float, brightness
     photo = fit_within(photo, max_size)
     changed = lab.adjust(photo, contrast, brightness)
     before = {r.norm: r.image for r in compare_norms(photo, style)}
-    return changed, [(r.image, f"{NORM_LABELS[r.norm]} Δ {lab.output_change(r.image, before[r.norm]):.1f}")
+    return changed, [(r.image, f"{norm_label(r.norm)} Δ {lab.output_change(r.image, before[r.norm]):.1f}")
                      for r in compare_norms(changed, style)]
 
 
@@ -208,7 +209,7 @@ def loss_curves(style: str, term: str = "total", arch: str = "johnson") -> pd.Da
     if term not in LOSS_TERMS:
         raise StyleAppError(f"unknown loss term {term!r}; choose one of {', '.join(LOSS_TERMS)}")
     column = 1 + LOSS_TERMS.index(term)
-    rows = [(point[0], point[column], NORM_LABELS.get(info.norm, info.norm))
+    rows = [(point[0], point[column], norm_label(info.norm))
             for info in available_models() if info.style == style and info.arch == arch
             for point in info.metadata.get("loss_curve") or []]
     return pd.DataFrame(rows, columns=["step", "loss", "norm"])

@@ -18,18 +18,10 @@ import torch
 from PIL import Image, ImageEnhance
 from torch import nn
 
-from models.norms import NORM_KINDS, make_norm
-from style_app.tools.compare import NORM_LABELS, NormResult, compare_norms
+from models.norms import NORM_KINDS, make_norm, norm_label, with_batch_statistics
+from style_app.tools.compare import NormResult, compare_norms
 from style_app.images import fit_within, to_image, to_tensor
 from style_app.stylizer import cached_stylizer
-
-#: What each norm computes its mean and variance over, for activations shaped (N, C, H, W).
-AVERAGED_OVER = {
-    "instance": ("H, W", "one channel of one image"),
-    "batch": ("N, H, W", "one channel across the batch"),
-    "layer": ("C, H, W", "all channels of one image"),
-    "group": ("C/G, H, W", "a group of channels of one image"),
-}
 
 ADJUSTMENTS = ("contrast", "brightness")
 
@@ -49,19 +41,6 @@ def normalize_seed(kind: str) -> torch.Tensor:
     return make_norm(kind, 3).train()(seed_tensor())
 
 
-def without_running_statistics(model: nn.Module) -> nn.Module:
-    """A private copy of `model` whose batch-norm layers normalize with the statistics of the batch
-    they are given, as in training; the shared (cached) model is never touched, so this is safe
-    while other requests use it."""
-    private = copy.deepcopy(model)
-    for layer in private.modules():
-        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
-            # with no running buffers, BatchNorm uses batch statistics even in eval mode
-            layer.track_running_stats = False
-            layer.running_mean = layer.running_var = layer.num_batches_tracked = None
-    return private
-
-
 def stylize_batch(photos: Sequence[Image.Image], style: str, norm: str = "batch",
                   batch_statistics: bool = True, max_size: int | None = None,
                   device: str = "auto") -> list[Image.Image]:
@@ -75,7 +54,7 @@ def stylize_batch(photos: Sequence[Image.Image], style: str, norm: str = "batch"
     stylizer = cached_stylizer(style, norm, device=device)
     first = fit_within(photos[0], max_size)
     batch = torch.cat([to_tensor(p.resize(first.size, Image.Resampling.LANCZOS)) for p in photos])
-    model = without_running_statistics(stylizer.model) if batch_statistics else stylizer.model
+    model = with_batch_statistics(stylizer.model) if batch_statistics else stylizer.model
     with torch.inference_mode():
         out = model(batch.to(stylizer.device)).float().cpu()
     return [to_image(t) for t in out]
@@ -115,6 +94,6 @@ def sensitivity(image: Image.Image, style: str, adjustment: str, factors: Sequen
     rows = []
     for factor in factors:
         for r in compare_norms(adjust(photo, **{adjustment: factor}), style, device=device):
-            rows.append({"norm": NORM_LABELS[r.norm], "factor": float(factor),
+            rows.append({"norm": norm_label(r.norm), "factor": float(factor),
                          "change": output_change(r.image, reference[r.norm])})
     return rows

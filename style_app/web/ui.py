@@ -16,8 +16,7 @@ from gradio.media import get_image
 from PIL import Image
 
 from style_app.web import handlers as fn
-from style_app.tools.compare import NORM_LABELS
-from style_app.web.lab import AVERAGED_OVER
+from models.norms import COMPARED_NORMS, NORMS, norm_label
 from style_app.errors import StyleAppError
 from style_app.runtime import resolve_device
 
@@ -30,7 +29,7 @@ DELETE_CACHE = (3600, 86400)
 DEFAULT_OUTPUT_SIZE = 512
 COMPARE_SIZE = 384  # each of the four tiles; also what /compare returns
 LAB_SIZE = 256  # the lab's pictures: small, so its sweeps answer in seconds on a CPU
-NORM_COLORS = dict(zip(NORM_LABELS.values(), ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f")))
+NORM_COLORS = dict(zip((kind.label for kind in NORMS.values()), ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f")))
 
 
 def pass_paths_unopened(image: gr.Image) -> gr.Image:
@@ -199,7 +198,7 @@ def build_demo(max_side: int = fn.DEFAULT_MAX_SIDE) -> gr.Blocks:
                                 "norm with batch statistics). With only 3 channels, group norm's one "
                                 "possible middle ground does not exist, so it falls back to 1 group, "
                                 "i.e. layer norm; in the networks each group has 8 channels.")
-                    a_norm = gr.Radio([(NORM_LABELS[k], k) for k in AVERAGED_OVER], value="instance",
+                    a_norm = gr.Radio([(norm_label(k), k) for k in COMPARED_NORMS], value="instance",
                                       label="Normalization")
                     a_table = gr.Dataframe(fn.seed_table("instance"), interactive=False)
                     a_norm.change(fn.seed_table, a_norm, a_table, api_visibility="private")
