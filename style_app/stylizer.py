@@ -28,9 +28,15 @@ class Stylizer:
 
     def __init__(self, model: TransformerNet, metadata: dict, device: str = "auto", fast: bool = True):
         self.device = resolve_device(device)
-        self.model = model.eval().to(self.device)
         self.metadata = metadata
-        self.net = InferenceNet(self.model, self.device, fast)
+        self.net = InferenceNet(model, self.device, fast)
+        #: The style, or the blend, the network runs: slug -> weight (summing to 1).
+        self.style_weights = {file_styles(metadata)[0]: 1.0}
+
+    @property
+    def model(self) -> TransformerNet:
+        """The network (on the fast path its convolutions may be bf16; see `net`)."""
+        return self.net.model
 
     @classmethod
     def from_pretrained(cls, style: str, norm: str = "instance", arch: str = "johnson",
@@ -64,16 +70,15 @@ class Stylizer:
         total = sum(weights.values())
         if min(weights.values()) < 0 or total <= 0:
             raise StyleAppError("style weights must be non-negative and not all zero")
-        mix = torch.tensor([weights.get(s, 0.0) / total for s in styles])
-        for model in {self.model, self.net.model}:  # the fast path may run a copy
-            model.set_style(mix)
-        chosen = [s for s in styles if weights.get(s, 0.0) > 0]
-        self.metadata = {**self.metadata, "style": chosen[0] if len(chosen) == 1 else " + ".join(
-            f"{s} {weights[s] / total:.0%}" for s in chosen)}
+        self.model.set_style(torch.tensor([weights.get(s, 0.0) / total for s in styles]))
+        self.style_weights = {s: weights[s] / total for s in styles if weights.get(s, 0.0) > 0}
 
     @property
     def style(self) -> str:
-        return self.metadata.get("style", "")
+        """The style's slug, or a blend as 'starry_night 60% + great_wave 40%'."""
+        if len(self.style_weights) == 1:
+            return next(iter(self.style_weights))
+        return " + ".join(f"{s} {w:.0%}" for s, w in self.style_weights.items())
 
     @property
     def norm(self) -> str:
@@ -105,9 +110,9 @@ class Stylizer:
         """The network on a (N, 3, H, W) batch in [0, 1]; returns the same shape on the CPU.
 
         Pictures above TILE_ABOVE_PIXELS go through in tiles with whole-image norm statistics,
-        which bounds memory (a 4096x4096 photo fits in well under 3 GB)."""
+        which bounds memory."""
         if batch.shape[-2] * batch.shape[-1] > TILE_ABOVE_PIXELS:
-            return stylize_tiled(self.net.model, self.net, batch)
+            return stylize_tiled(self.model, self.net, batch)
         return self.net(batch).cpu()
 
 

@@ -121,6 +121,7 @@ def test_stylizer_switches_and_blends_styles_of_a_conditional_model(tmp_path):
     second = stylizer.run(x)
     stylizer.set_style({"a": 1, "b": 1})
     assert stylizer.style == "a 50% + b 50%"
+    assert "style" not in stylizer.metadata  # the file's description is not a display label
     net.eval().set_style(torch.tensor([0.5, 0.5]))
     torch.testing.assert_close(stylizer.run(x), net(x), atol=0.02, rtol=0)  # bf16 fast path vs fp32
     assert (first - second).abs().mean() > 1e-3

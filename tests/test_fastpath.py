@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -16,12 +18,20 @@ def test_fast_path_output_is_within_35_db_of_fp32(norm):
     torch.manual_seed(1)
     model = TransformerNet(norm).eval()
     photo = to_tensor(random_photo(5, (160, 120)))
-    fast, plain = InferenceNet(model, torch.device("cpu")), InferenceNet(model, torch.device("cpu"), fast=False)
+    plain = InferenceNet(copy.deepcopy(model), torch.device("cpu"), fast=False)
+    fast = InferenceNet(model, torch.device("cpu"))
     assert fast.dtype == autocast_dtype(torch.device("cpu")) and plain.dtype is None
     out = fast(photo)
     assert out.dtype == torch.float32 and out.shape == photo.shape
     assert psnr(out, plain(photo)) >= 35
-    assert all(p.dtype == torch.float32 for p in model.parameters())  # the fp32 model is untouched
+    assert fast.model is model  # converted in place: one copy of the weights
+
+
+def test_stylizer_holds_one_model():
+    stylizer = Stylizer(TransformerNet("instance", "slim"), {"style": "x"}, "cpu")
+    assert stylizer.model is stylizer.net.model
+    params = {id(p) for m in (stylizer.model, stylizer.net.model) for p in m.parameters()}
+    assert len(params) == len(list(stylizer.model.parameters()))
 
 
 def test_stylizer_can_be_forced_to_fp32_and_tiles_big_images(monkeypatch):

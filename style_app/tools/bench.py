@@ -5,6 +5,7 @@ absolute times do not. Networks are randomly initialised: speed does not depend 
 """
 from __future__ import annotations
 
+import copy
 import json
 import platform
 import statistics
@@ -107,7 +108,7 @@ def bench_inference(arch: str, norm: str, size: int, device: torch.device, repea
     torch.manual_seed(0)
     model = TransformerNet(norm, arch).eval()
     x = torch.rand(1, 3, size, size)
-    baseline, fast = InferenceNet(model, device, fast=False), InferenceNet(model, device)
+    baseline, fast = InferenceNet(copy.deepcopy(model), device, fast=False), InferenceNet(model, device)
     gflop = conv_gflop(baseline.model, x.to(device))
     reference = baseline(x)
     mode, compile_s = fast.mode, None

@@ -10,13 +10,11 @@ Three lessons, each computed with the real layers and the shipped networks, neve
 """
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Sequence
 
 import torch
 from PIL import Image, ImageEnhance
-from torch import nn
 
 from models.norms import NORM_KINDS, make_norm, norm_label, with_batch_statistics
 from style_app.tools.compare import NormResult, compare_norms
@@ -47,17 +45,15 @@ def stylize_batch(photos: Sequence[Image.Image], style: str, norm: str = "batch"
     """Stylize `photos` as one batch (all resized to the first photo's size after `max_size`).
 
     With `batch_statistics`, batch-norm layers average over this batch instead of using their
-    running averages, so each output depends on the other photos. Both ways run the plain fp32
-    network, so any difference between them comes from the statistics alone."""
+    running averages, so each output depends on the other photos. Both ways run the same network
+    at the same precision, so any difference between them comes from the statistics alone."""
     if not photos:
         raise ValueError("stylize_batch needs at least one photo")
     stylizer = cached_stylizer(style, norm, device=device)
     first = fit_within(photos[0], max_size)
     batch = torch.cat([to_tensor(p.resize(first.size, Image.Resampling.LANCZOS)) for p in photos])
-    model = with_batch_statistics(stylizer.model) if batch_statistics else stylizer.model
-    with torch.inference_mode():
-        out = model(batch.to(stylizer.device)).float().cpu()
-    return [to_image(t) for t in out]
+    net = stylizer.net.with_model(with_batch_statistics(stylizer.model)) if batch_statistics else stylizer.net
+    return [to_image(t) for t in net(batch).cpu()]
 
 
 def compare_with_batch_statistics(image: Image.Image, style: str, max_size: int | None = None,
