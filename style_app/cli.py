@@ -37,7 +37,13 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> Parser:
     parser = Parser(prog="style-app", description="Fast neural style transfer with swappable normalization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for add_command in (add_train, add_stylize, add_compare, add_evaluate, add_list, add_bench, add_export):
+        add_command(sub)
+    return parser
 
+
+def add_train(sub: argparse._SubParsersAction) -> None:
+    """`style-app train`: the flags are TrainConfig's fields."""
     from style_app.training.train import TrainConfig
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     p = sub.add_parser("train", help="train a style network from a painting")
@@ -63,6 +69,9 @@ def build_parser() -> Parser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run_train)
 
+
+def add_stylize(sub: argparse._SubParsersAction) -> None:
+    """`style-app stylize`: photos or folders through one model."""
     p = sub.add_parser("stylize", help="stylize photos")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     add_model_choice(p)
@@ -75,6 +84,9 @@ def build_parser() -> Parser:
     p.add_argument("--device", default="auto")
     p.set_defaults(run=run_stylize)
 
+
+def add_compare(sub: argparse._SubParsersAction) -> None:
+    """`style-app compare`: one photo through every norm of a style, as a grid."""
     p = sub.add_parser("compare", help="one photo through every norm of a style, as a labelled grid")
     p.add_argument("input", metavar="INPUT")
     p.add_argument("--style", required=True)
@@ -84,6 +96,9 @@ def build_parser() -> Parser:
     p.add_argument("--device", default="auto")
     p.set_defaults(run=run_compare)
 
+
+def add_evaluate(sub: argparse._SubParsersAction) -> None:
+    """`style-app evaluate`: scores on held-out photos."""
     p = sub.add_parser("evaluate", help="style/content loss and speed of every shipped model on held-out photos")
     p.add_argument("--content-dir", required=True, help="photos the models were not trained on")
     p.add_argument("--style-dir", help="the paintings, as <style>.jpg (default: env STYLE_APP_STYLE_DIR, "
@@ -98,10 +113,16 @@ def build_parser() -> Parser:
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=run_evaluate)
 
+
+def add_list(sub: argparse._SubParsersAction) -> None:
+    """`style-app list`: the shipped models."""
     p = sub.add_parser("list", help="the shipped models")
     p.add_argument("--json", action="store_true", help="machine-readable list")
     p.set_defaults(run=run_list)
 
+
+def add_bench(sub: argparse._SubParsersAction) -> None:
+    """`style-app bench`: speed beside a plain-fp32 baseline."""
     from style_app.tools import bench
     p = sub.add_parser("bench", help="inference and training speed beside a plain-fp32 baseline")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
@@ -116,12 +137,14 @@ def build_parser() -> Parser:
                    "and report its peak memory (e.g. 4096)")
     p.set_defaults(run=run_bench)
 
+
+def add_export(sub: argparse._SubParsersAction) -> None:
+    """`style-app export`: a model as ONNX."""
     p = sub.add_parser("export", help="a model as ONNX (dynamic size), checked against PyTorch")
     p.add_argument("--format", choices=["onnx"], default="onnx")
     add_model_choice(p)
     p.add_argument("-o", "--out", required=True, help="output .onnx file")
     p.set_defaults(run=run_export)
-    return parser
 
 
 def add_model_choice(p: argparse.ArgumentParser) -> None:
@@ -150,8 +173,6 @@ def run_train(args: argparse.Namespace) -> None:
 
     names = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-    if len(cfg.style_image) == 1:
-        cfg.style_image = cfg.style_image[0]
     path = train(cfg, progress=not args.quiet)
     print(f"wrote {path}")
 

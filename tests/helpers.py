@@ -1,8 +1,9 @@
-"""Helpers the tests share: photo-like test pictures, a tiny loss network's widths, and
-`python app.py` started on a free port in a subprocess (for the client, load and browser tests)."""
+"""Helpers the tests share: photo-like test pictures, a tiny training run, and `python app.py`
+started on a free port in a subprocess (for the client, load and browser tests)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from style_app.training.train import TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 90
@@ -75,3 +78,17 @@ def _wait_for_url(proc: subprocess.Popen) -> str:
             threading.Thread(target=proc.stdout.read, daemon=True).start()
             return line.split("running at ")[1].split()[0]
     raise RuntimeError("app.py did not start:\n" + "".join(seen[-30:]))
+
+
+def tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, **overrides) -> TrainConfig:
+    """A training run that takes seconds: tiny crops, a tiny loss network, a few steps."""
+    settings = dict(style_image=[str(style_file)], content_dir=str(photo_dir), out=str(tmp_path / "model.safetensors"),
+                    steps=8, batch_size=2, image_size=32, style_size=64, vgg_weights=tiny_vgg_file,
+                    checkpoint_every=4, log_every=1, workers=0, lr=1e-2)
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def logged_losses(cfg: TrainConfig) -> list[float]:
+    """The total loss of every training line in the run's log."""
+    return [json.loads(line)["total"] for line in cfg.log_path.read_text().splitlines() if "split" not in line]

@@ -9,22 +9,11 @@ import torch
 from safetensors.torch import load_file
 
 from style_app.errors import TrainingError
+from helpers import logged_losses, tiny_config
 from style_app.training.train import TrainConfig, train
 from style_app.weights import load_model, read_metadata
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, **overrides) -> TrainConfig:
-    settings = dict(style_image=str(style_file), content_dir=str(photo_dir), out=str(tmp_path / "model.safetensors"),
-                    steps=8, batch_size=2, image_size=32, style_size=64, vgg_weights=tiny_vgg_file,
-                    checkpoint_every=4, log_every=1, workers=0, lr=1e-2)
-    settings.update(overrides)
-    return TrainConfig(**settings)
-
-
-def losses(cfg: TrainConfig) -> list[float]:
-    return [json.loads(line)["total"] for line in cfg.log_path.read_text().splitlines() if "split" not in line]
 
 
 @pytest.mark.parametrize("norm", ["instance", "batch", "layer", "group", "none"])
@@ -33,7 +22,7 @@ def test_each_norm_trains_and_its_loss_decreases(norm, tmp_path, photo_dir, styl
     lr = 1e-3 if norm == "none" else 1e-2
     cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, norm=norm, steps=40, batch_size=2, lr=lr)
     train(cfg, progress=False)
-    curve = losses(cfg)
+    curve = logged_losses(cfg)
     assert len(curve) == 40
     assert sum(curve[-10:]) / 10 < 0.95 * sum(curve[:10]) / 10  # a real decrease, not noise
 
@@ -66,7 +55,7 @@ def test_resume_continues_exactly(fast, tmp_path, photo_dir, style_file, tiny_vg
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
-    assert losses(whole) == losses(rest)  # the log was continued, not duplicated
+    assert logged_losses(whole) == logged_losses(rest)  # the log was continued, not duplicated
 
 
 def test_resume_refuses_a_different_run(tmp_path, photo_dir, style_file, tiny_vgg_file):

@@ -18,11 +18,11 @@ import torch
 from safetensors.torch import load_file
 
 import corpus
+from helpers import logged_losses, tiny_config
 from style_app.errors import TrainingError
 from style_app.images import list_images
 from style_app.training.losses import PerceptualLoss
 from style_app.training.train import TrainConfig, train
-from test_train import losses, tiny_config
 
 REPO = Path(__file__).resolve().parent.parent
 STEPS = 5
@@ -41,6 +41,8 @@ def command(cfg: TrainConfig, *extra: str) -> list[str]:
         value = getattr(cfg, f.name)
         if f.name == "fast":
             args += [] if value else ["--no-fast"]
+        elif f.name == "style_image":
+            args += ["--style-image", *value]
         elif f.name not in ("resume", "device") and value is not None:
             args += ["--" + f.name.replace("_", "-"), str(value)]
     return args
@@ -76,7 +78,7 @@ def assert_same_as(reference: TrainConfig, cfg: TrainConfig) -> None:
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
-    assert losses(reference) == losses(cfg)
+    assert logged_losses(reference) == logged_losses(cfg)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
-"""Train a style network from one painting: data -> perceptual loss -> checkpoint -> weights.
+"""Train a style network from paintings: data -> perceptual loss -> checkpoint -> weights.
 
-One config object and one loop you can read top to bottom. Runs on CPU, CUDA or MPS, and
-data-parallel when started under `torchrun` (gloo on CPU, nccl on GPU).
+One config object and one loop you can read top to bottom (`train`): `_set_up` builds the run,
+`_step` advances it, `_finish` saves it. Runs on CPU, CUDA or MPS, and data-parallel when
+started under `torchrun` (gloo on CPU, nccl on GPU).
 """
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -39,7 +41,7 @@ VAL_IMAGES = 16
 
 @dataclass
 class TrainConfig:
-    style_image: str | list[str]  # several paintings: one network conditioned on style (StyleConditional)
+    style_image: list[str]  # the paintings; several: one network conditioned on style (StyleConditional)
     content_dir: str
     out: str
     norm: str = "instance"
@@ -63,6 +65,9 @@ class TrainConfig:
     workers: int = 1
     log_every: int = 10
 
+    def __post_init__(self) -> None:
+        self.style_image = painting_paths(self.style_image)  # one path given alone counts as a list
+
     @property
     def checkpoint_path(self) -> Path:
         return Path(self.out).with_suffix(".ckpt")
@@ -72,112 +77,179 @@ class TrainConfig:
         return Path(self.out).with_suffix(".losses.jsonl")
 
     @property
-    def style_images(self) -> list[str]:
-        return painting_paths(self.style_image)
-
-    @property
     def styles(self) -> list[str]:
         """Style slugs: the paintings' file names."""
-        return [slug(p) for p in self.style_images]
+        return [slug(p) for p in self.style_image]
+
+
+@dataclass
+class _LossWindow:
+    """Loss sums since the last log line (a conditional network: all its styles), and their rate."""
+
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    steps: int = 0
+    start: float = field(default_factory=time.perf_counter)
+
+    def add(self, losses: dict[str, torch.Tensor]) -> None:
+        self.sums = {k: self.sums.get(k, 0) + v.detach() for k, v in losses.items()}
+        self.steps += 1
+
+    def flush(self, images_per_step: int) -> tuple[dict[str, float], float]:
+        """The mean of each loss term and the images per second since the last flush; restarts."""
+        rate = self.steps * images_per_step / (time.perf_counter() - self.start)
+        record = {k: round(v.item() / self.steps, 6) for k, v in self.sums.items()}
+        self.sums, self.steps, self.start = {}, 0, time.perf_counter()
+        return record, rate
+
+
+@dataclass
+class _Run:
+    """A training run in progress: built by `_set_up`, advanced by `_step`, saved by `_finish`."""
+
+    cfg: TrainConfig
+    device: torch.device
+    rank: int
+    world: int
+    amp_dtype: torch.dtype | None
+    memory_format: torch.memory_format
+    model: TransformerNet
+    net: nn.Module  # the model, wrapped for data parallelism when world > 1
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    loss_fns: list[PerceptualLoss]  # one per painting
+    loader: DataLoader
+    val_photos: torch.Tensor | None
+    step: int
+    last_saved: int
+    window: _LossWindow = field(default_factory=_LossWindow)
+
+    @property
+    def lead(self) -> bool:
+        """The process that logs and writes files (rank 0)."""
+        return self.rank == 0
 
 
 def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = True) -> Path:
     """Train (or resume) and write `cfg.out`; returns its path. Raises TrainingError."""
-    device = resolve_device(cfg.device)
-    rank, world = _init_distributed(device)
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    lead = rank == 0
-    amp_dtype = autocast_dtype(device) if cfg.fast else None
-    memory_format = torch.channels_last if cfg.fast else torch.contiguous_format
-
-    # model and optimizer, fresh or from the checkpoint
-    torch.manual_seed(cfg.seed)
-    model = TransformerNet(cfg.norm, cfg.arch, len(cfg.styles)).to(device, memory_format=memory_format)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    start = _resume(cfg, model, optimizer, device) if cfg.resume else 0
-    if lead:
-        Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
-        if not cfg.resume:
-            cfg.log_path.unlink(missing_ok=True)
-
-    # loss network, style target and data
-    try:
-        vgg = (vgg or load_vgg(cfg.vgg_weights)).to(device, memory_format=memory_format)
-        paintings = [to_tensor(fit_within(open_image(p), cfg.style_size)).to(device) for p in cfg.style_images]
-    except (VGGWeightsError, ImageError) as e:
-        raise TrainingError(str(e)) from None
-    loss_fns = [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight)
-                for painting in paintings]
-    photos = ContentImages(list_images(cfg.content_dir), cfg.image_size)
-    batches = StepBatches(len(photos), cfg.batch_size, cfg.seed, start, cfg.steps, rank, world)
-    loader = DataLoader(photos, batch_sampler=batches, num_workers=cfg.workers, worker_init_fn=_ignore_interrupts,
-                        persistent_workers=False, pin_memory=device.type == "cuda")
-    val_photos = _validation_batch(cfg, device) if cfg.val_dir and lead else None
-    net = DistributedDataParallel(model) if world > 1 else model
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-
-    bar = tqdm(total=cfg.steps, initial=start, disable=not (lead and progress), unit="step",
+    run = _set_up(cfg, vgg)
+    bar = tqdm(total=cfg.steps, initial=run.step, disable=not (run.lead and progress), unit="step",
                dynamic_ncols=True, desc=f"{'+'.join(cfg.styles)}/{cfg.norm}")
-    step, window_start, last_saved = start, time.perf_counter(), start
-    window: dict[str, torch.Tensor] = {}  # loss sums since the last log line (a conditional net: all styles)
-    window_steps = 0
-    model.train()
     try:
         with _StopRequests() as stop:
-            for batch in _until_stopped(loader, stop):
-                x = batch.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-                style = step % len(loss_fns)  # a conditional network trains its styles in turn
-                if model.num_styles > 1:
-                    model.set_style(style)
-                with autocast(device, amp_dtype):
-                    losses = loss_fns[style](net(x), x)
-                if not torch.isfinite(losses["total"]):
-                    raise TrainingError(f"loss became {losses['total'].item()} at step {step + 1}; "
-                                        f"stopped, last good checkpoint: {_describe_checkpoint(cfg, last_saved)}")
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(losses["total"]).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                step += 1
-                window = {k: window.get(k, 0) + v.detach() for k, v in losses.items()}
-                window_steps += 1
-                if lead:
-                    bar.update(1)
-                if step % cfg.log_every == 0 or step == cfg.steps:
-                    rate = window_steps * cfg.batch_size * world / (time.perf_counter() - window_start)
-                    record = {k: round(v.item() / window_steps, 6) for k, v in window.items()}
-                    window, window_steps, window_start = {}, 0, time.perf_counter()
-                    if lead:
-                        bar.set_postfix(**{k: f"{v:.4g}" for k, v in record.items()}, img_s=f"{rate:.1f}")
-                        _log(cfg, {"step": step, **record, "images_per_s": round(rate, 2)})
-                if step % cfg.checkpoint_every == 0 and step < cfg.steps:
-                    if val_photos is not None:
-                        _log(cfg, {"step": step, "split": "val", **_evaluate(model, loss_fns, val_photos, device, amp_dtype)})
-                    _save_checkpoint(cfg, model, optimizer, step, lead, last_saved)
-                    last_saved = step
-            if stop.requested and step < cfg.steps:  # between steps: model, optimizer and step agree
-                if last_saved != step:
-                    _save_checkpoint(cfg, model, optimizer, step, lead, last_saved)
-                raise Interrupted(f"interrupted at step {step}; checkpoint saved to {cfg.checkpoint_path}; "
-                                  f"continue with --resume")
+            for batch in _until_stopped(run.loader, stop):
+                _step(run, batch)
+                bar.update(1)
+                if run.step % cfg.log_every == 0 or run.step == cfg.steps:
+                    _log_losses(run, bar)
+                if run.step % cfg.checkpoint_every == 0 and run.step < cfg.steps:
+                    _checkpoint(run)
+            if stop.requested and run.step < cfg.steps:  # between steps: model, optimizer and step agree
+                _save_and_stop(run)
     except KeyboardInterrupt:  # a second Ctrl-C: mid-step, so the model may be half updated; keep the old one
-        raise Interrupted(f"interrupted twice at step {step}, not saved; last checkpoint: "
-                          f"{_describe_checkpoint(cfg, last_saved)}; continue with --resume") from None
+        raise Interrupted(f"interrupted twice at step {run.step}, not saved; last checkpoint: "
+                          f"{_describe_checkpoint(cfg, run.last_saved)}; continue with --resume") from None
     except TrainingError as e:
         raise _without_worker_traceback(e) from None
     finally:
         bar.close()
+    return _finish(run)
 
-    _save_checkpoint(cfg, model, optimizer, step, lead, last_saved)
-    if not lead:
+
+def _set_up(cfg: TrainConfig, vgg: VGGFeatures | None) -> _Run:
+    """Device and ranks, model and optimizer (fresh or from the checkpoint), losses and data."""
+    device = resolve_device(cfg.device)
+    rank, world = _init_distributed(device)
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    amp_dtype = autocast_dtype(device) if cfg.fast else None
+    memory_format = torch.channels_last if cfg.fast else torch.contiguous_format
+    torch.manual_seed(cfg.seed)
+    model = TransformerNet(cfg.norm, cfg.arch, len(cfg.styles)).to(device, memory_format=memory_format)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    start = _resume(cfg, model, optimizer, device) if cfg.resume else 0
+    if rank == 0:
+        Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
+        if not cfg.resume:
+            cfg.log_path.unlink(missing_ok=True)
+    loss_fns = _loss_functions(cfg, vgg, device, memory_format)
+    photos = ContentImages(list_images(cfg.content_dir), cfg.image_size)
+    batches = StepBatches(len(photos), cfg.batch_size, cfg.seed, start, cfg.steps, rank, world)
+    loader = DataLoader(photos, batch_sampler=batches, num_workers=cfg.workers, worker_init_fn=_ignore_interrupts,
+                        persistent_workers=False, pin_memory=device.type == "cuda")
+    val_photos = _validation_batch(cfg, device) if cfg.val_dir and rank == 0 else None
+    return _Run(cfg, device, rank, world, amp_dtype, memory_format, model,
+                DistributedDataParallel(model) if world > 1 else model, optimizer,
+                torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16), loss_fns, loader,
+                val_photos, step=start, last_saved=start)
+
+
+def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.device,
+                    memory_format: torch.memory_format) -> list[PerceptualLoss]:
+    """One perceptual loss per painting, all sharing one loss network."""
+    try:
+        vgg = (vgg or load_vgg(cfg.vgg_weights)).to(device, memory_format=memory_format)
+        paintings = [to_tensor(fit_within(open_image(p), cfg.style_size)).to(device) for p in cfg.style_image]
+    except (VGGWeightsError, ImageError) as e:
+        raise TrainingError(str(e)) from None
+    return [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+            for painting in paintings]
+
+
+def _step(run: _Run, batch: torch.Tensor) -> None:
+    """One optimizer step on `batch`; a conditional network trains its paintings in turn."""
+    x = batch.to(run.device, non_blocking=True).contiguous(memory_format=run.memory_format)
+    style = run.step % len(run.loss_fns)
+    if run.model.num_styles > 1:
+        run.model.set_style(style)
+    with autocast(run.device, run.amp_dtype):
+        losses = run.loss_fns[style](run.net(x), x)
+    if not torch.isfinite(losses["total"]):
+        raise TrainingError(f"loss became {losses['total'].item()} at step {run.step + 1}; stopped, last good "
+                            f"checkpoint: {_describe_checkpoint(run.cfg, run.last_saved)}")
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(losses["total"]).backward()
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.step += 1
+    run.window.add(losses)
+
+
+def _log_losses(run: _Run, bar: tqdm) -> None:
+    """The mean losses since the last line: on the progress bar and in the log file."""
+    record, rate = run.window.flush(run.cfg.batch_size * run.world)
+    if run.lead:
+        bar.set_postfix(**{k: f"{v:.4g}" for k, v in record.items()}, img_s=f"{rate:.1f}")
+        _log(run.cfg, {"step": run.step, **record, "images_per_s": round(rate, 2)})
+
+
+def _checkpoint(run: _Run) -> None:
+    """Validation losses (with --val-dir), then a checkpoint."""
+    if run.val_photos is not None:
+        _log(run.cfg, {"step": run.step, "split": "val", **_evaluate(run)})
+    _save_checkpoint(run.cfg, run.model, run.optimizer, run.step, run.lead, run.last_saved)
+    run.last_saved = run.step
+
+
+def _save_and_stop(run: _Run) -> None:
+    """After Ctrl-C or SIGTERM: save where the loop stopped, then raise Interrupted."""
+    if run.last_saved != run.step:
+        _save_checkpoint(run.cfg, run.model, run.optimizer, run.step, run.lead, run.last_saved)
+    raise Interrupted(f"interrupted at step {run.step}; checkpoint saved to {run.cfg.checkpoint_path}; "
+                      f"continue with --resume")
+
+
+def _finish(run: _Run) -> Path:
+    """The last checkpoint, final validation and the weights file (written by the lead process)."""
+    cfg = run.cfg
+    _save_checkpoint(cfg, run.model, run.optimizer, run.step, run.lead, run.last_saved)
+    if not run.lead:
         dist.destroy_process_group()
         return Path(cfg.out)
-    val = _evaluate(model, loss_fns, val_photos, device, amp_dtype) if val_photos is not None else None
+    val = _evaluate(run) if run.val_photos is not None else None
     if val:
-        _log(cfg, {"step": step, "split": "val", **val})
-    path = save_model(model, cfg.out, _metadata(cfg, step, val))
-    if world > 1:
+        _log(cfg, {"step": run.step, "split": "val", **val})
+    path = save_model(run.model, cfg.out, _metadata(cfg, run.step, val))
+    if run.world > 1:
         dist.destroy_process_group()
     return path
 
@@ -268,18 +340,18 @@ def _validation_batch(cfg: TrainConfig, device: torch.device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _evaluate(model: TransformerNet, loss_fns: list[PerceptualLoss], photos: torch.Tensor,
-              device: torch.device, amp_dtype: torch.dtype | None) -> dict[str, float]:
-    """Mean loss terms on held-out photos over all styles, in eval mode (BN uses its running
+def _evaluate(run: _Run) -> dict[str, float]:
+    """Mean loss terms on the held-out photos over all styles, in eval mode (BN uses its running
     statistics)."""
+    model, photos = run.model, run.val_photos
     model.eval()
     totals: dict[str, float] = {}
-    for style, loss_fn in enumerate(loss_fns):
+    for style, loss_fn in enumerate(run.loss_fns):
         if model.num_styles > 1:
             model.set_style(style)
-        with autocast(device, amp_dtype):
+        with autocast(run.device, run.amp_dtype):
             for k, v in loss_fn(model(photos), photos).items():
-                totals[k] = totals.get(k, 0.0) + v.item() / len(loss_fns)
+                totals[k] = totals.get(k, 0.0) + v.item() / len(run.loss_fns)
     model.train()
     return {f"val_{k}": round(v, 6) for k, v in totals.items()}
 
