@@ -12,9 +12,9 @@ from gradio.data_classes import ImageData
 
 from helpers import running_app
 from models.transformer import TransformerNet
-from style_app.web import handlers as fn
+from style_app.web import handlers
 from style_app.errors import ImageError, StyleAppError
-from style_app.web.ui import pass_paths_unopened, user_errors
+from style_app.web.widgets import pass_paths_unopened, user_errors
 from style_app.weights import save_model
 
 
@@ -33,33 +33,33 @@ def corrupt_file(tmp_path):
 
 
 def test_style_choices_show_title_and_artist_but_pass_the_slug(shipped):
-    choices = dict(fn.style_choices())
+    choices = dict(handlers.style_choices())
     assert choices == {"The Great Wave off Kanagawa (Katsushika Hokusai)": "great_wave",
                        "The Starry Night (Vincent van Gogh)": "starry_night"}
 
 
 def test_norm_choices_in_teaching_order(shipped):
-    assert [kind for _, kind in fn.norm_choices()] == ["instance", "batch", "layer", "group"]
+    assert [kind for _, kind in handlers.norm_choices()] == ["instance", "batch", "layer", "group"]
 
 
 def test_load_photo_downscales_large_uploads_with_a_note(photo_file):
-    small = fn.load_photo(photo_file, max_side=64)
+    small = handlers.load_photo(photo_file, max_side=64)
     assert small.image.size == (40, 32) and small.note == ""
-    shrunk = fn.load_photo(photo_file, max_side=20)
+    shrunk = handlers.load_photo(photo_file, max_side=20)
     assert shrunk.image.size == (20, 16)
     assert "40x32" in shrunk.note and "20x16" in shrunk.note
 
 
 def test_load_photo_names_a_bad_upload_by_file_name_only(corrupt_file):
     with pytest.raises(ImageError) as e:
-        fn.load_photo(corrupt_file)
+        handlers.load_photo(corrupt_file)
     assert str(e.value).startswith("broken.jpg: ") and str(corrupt_file.parent) not in str(e.value)
     with pytest.raises(ImageError, match="no photo"):
-        fn.load_photo(None)
+        handlers.load_photo(None)
 
 
 def test_stylize_reports_size_time_and_device(shipped):
-    result = fn.stylize(random_photo(1, (40, 32)), "starry_night", "layer", strength=0.5, max_size=20)
+    result = handlers.stylize(random_photo(1, (40, 32)), "starry_night", "layer", strength=0.5, max_size=20)
     assert result.image.size == (20, 16)
     report = result.report("downscaled")
     assert "20x16 px" in report and " ms on CPU" in report and report.endswith("downscaled")
@@ -85,12 +85,12 @@ def conditional_shipped(tmp_path, monkeypatch):
 
 def test_stylize_blends_two_styles_of_a_conditional_network(conditional_shipped):
     photo = random_photo(1, (40, 32))
-    assert [slug for _, slug in fn.style_choices()] == ["great_wave", "starry_night"]
+    assert [slug for _, slug in handlers.style_choices()] == ["great_wave", "starry_night"]
 
     def pixels(**kw) -> np.ndarray:
-        return np.asarray(fn.stylize(photo, "starry_night", "instance", **kw).image, dtype=float)
+        return np.asarray(handlers.stylize(photo, "starry_night", "instance", **kw).image, dtype=float)
 
-    plain, other = pixels(), np.asarray(fn.stylize(photo, "great_wave", "instance").image, dtype=float)
+    plain, other = pixels(), np.asarray(handlers.stylize(photo, "great_wave", "instance").image, dtype=float)
     half = pixels(blend_with="great_wave", blend=0.5)
     assert np.array_equal(pixels(blend_with="great_wave", blend=0.0), plain)
     assert np.array_equal(pixels(blend_with="great_wave", blend=1.0), other)
@@ -99,19 +99,19 @@ def test_stylize_blends_two_styles_of_a_conditional_network(conditional_shipped)
 
 def test_blending_separate_networks_is_a_clear_error(shipped):
     with pytest.raises(StyleAppError, match="only styles of one conditional network"):
-        fn.stylize(random_photo(1, (40, 32)), "starry_night", "instance", blend_with="great_wave", blend=0.5)
+        handlers.stylize(random_photo(1, (40, 32)), "starry_night", "instance", blend_with="great_wave", blend=0.5)
 
 
 def test_compare_labels_each_norm_and_switches_bn_statistics(shipped):
     photo = random_photo(2, (36, 28))
-    running = fn.compare(photo, "great_wave")
-    batch = fn.compare(photo, "great_wave", bn_batch_statistics=True)
+    running = handlers.compare(photo, "great_wave")
+    batch = handlers.compare(photo, "great_wave", bn_batch_statistics=True)
     assert [r.norm for r in running] == ["instance", "batch", "layer", "group"]
-    captions = [caption for _, caption in fn.gallery(batch, bn_batch_statistics=True)]
+    captions = [caption for _, caption in handlers.gallery(batch, bn_batch_statistics=True)]
     assert captions[1].startswith("Batch norm (BN)") and captions[1].endswith("(batch statistics)")
     assert running[1].image.tobytes() != batch[1].image.tobytes()
     assert running[0].image.tobytes() == batch[0].image.tobytes()  # only BN changes
-    table = fn.latency_table(running, "great_wave")
+    table = handlers.latency_table(running, "great_wave")
     assert list(table["Normalization"]) == ["Instance norm (IN)", "Batch norm (BN)", "Layer norm (LN)",
                                             "Group norm (GN)"]
     assert (table["Latency (ms)"] >= 0).all()
@@ -121,68 +121,68 @@ def test_compare_labels_each_norm_and_switches_bn_statistics(shipped):
 def test_compare_table_shows_the_held_out_scores(shipped):
     rows = [{"style": "great_wave", "norm": n, "arch": "johnson", "style_ratio": r, "content_loss": 0.5}
             for n, r in (("instance", 0.4912), ("batch", 0.65))]
-    (shipped / fn.SCORES_FILE).write_text(json.dumps(rows))
+    (shipped / handlers.SCORES_FILE).write_text(json.dumps(rows))
     try:
-        table = fn.latency_table(fn.compare(random_photo(2, (36, 28)), "great_wave"), "great_wave")
+        table = handlers.latency_table(handlers.compare(random_photo(2, (36, 28)), "great_wave"), "great_wave")
     finally:
-        (shipped / fn.SCORES_FILE).unlink()
+        (shipped / handlers.SCORES_FILE).unlink()
     ratios = list(table["Style ratio (held-out)"])
     assert ratios == ["0.491", "0.650", "not measured", "not measured"]
-    (shipped / fn.SCORES_FILE).write_text("{broken")
+    (shipped / handlers.SCORES_FILE).write_text("{broken")
     try:
-        assert fn.held_out_scores() == {}
+        assert handlers.held_out_scores() == {}
     finally:
-        (shipped / fn.SCORES_FILE).unlink()
+        (shipped / handlers.SCORES_FILE).unlink()
 
 
 def test_averaging_table_is_the_seed_lesson():
-    table = fn.averaging_table().set_index("Normalization")["Averages over"]
+    table = handlers.averaging_table().set_index("Normalization")["Averages over"]
     assert table.to_dict() == {"Instance norm (IN)": "H, W", "Batch norm (BN)": "N, H, W",
                                "Layer norm (LN)": "C, H, W", "Group norm (GN)": "C/G, H, W"}
 
 
 def test_seed_table_shows_the_notebook_figures():
-    bn = fn.seed_table("batch")
+    bn = handlers.seed_table("batch")
     assert bn.iloc[0, 2] == "[0, 1; 0, 1]"
     assert bn.iloc[0, 3] == "[-1.0945, -0.8955; -1.0945, -0.8955]"
     assert bn.iloc[3, 3] == "[0.8955, 1.0945; 0.8955, 1.0945]"
-    assert fn.seed_table("layer").iloc[0, 3] == "[-0.866, 0; -0.866, 0]"
-    assert fn.seed_table("instance").iloc[3, 3] == "[-1, 1; -1, 1]"
+    assert handlers.seed_table("layer").iloc[0, 3] == "[-0.866, 0; -0.866, 0]"
+    assert handlers.seed_table("instance").iloc[3, 3] == "[-1, 1; -1, 1]"
 
 
 def test_adjusted_outputs_and_sensitivity(shipped):
     photo = random_photo(4, (32, 24))
-    adjusted, tiles = fn.adjusted_outputs(photo, "starry_night", contrast=1.5, brightness=0.6, max_size=24)
+    adjusted, tiles = handlers.adjusted_outputs(photo, "starry_night", contrast=1.5, brightness=0.6, max_size=24)
     assert adjusted.size == (24, 18) and len(tiles) == 4
     assert all(" Δ " in caption for _, caption in tiles)
-    frame = fn.sensitivity_frame(photo, "starry_night", "brightness", factors=(0.5, 1.0), max_size=16)
+    frame = handlers.sensitivity_frame(photo, "starry_night", "brightness", factors=(0.5, 1.0), max_size=16)
     assert list(frame.columns) == ["norm", "factor", "change"] and len(frame) == 8
     assert (frame[frame.factor == 1.0]["change"] == 0).all()
 
 
 def test_batch_dependence_measures_the_difference(shipped):
     photo = random_photo(5, (24, 20))
-    tiles, summary = fn.batch_dependence(photo, "starry_night", [random_photo(6), random_photo(7)], max_size=24)
+    tiles, summary = handlers.batch_dependence(photo, "starry_night", [random_photo(6), random_photo(7)], max_size=24)
     assert len(tiles) == 3 and "with 2 other photo(s)" in tiles[2][1]
     assert summary.startswith("Same photo, same weights")
     with pytest.raises(StyleAppError, match="at least one"):
-        fn.batch_dependence(photo, "starry_night", [])
+        handlers.batch_dependence(photo, "starry_night", [])
 
 
 def test_loss_curves_come_from_the_model_metadata(shipped, tmp_path, monkeypatch):
-    assert fn.loss_curves("starry_night").empty  # the test models were never trained
+    assert handlers.loss_curves("starry_night").empty  # the test models were never trained
     monkeypatch.setenv("STYLE_APP_WEIGHTS", str(tmp_path))
     save_model(TransformerNet("instance"), tmp_path / "curvy_instance.safetensors",
                {"style": "curvy", "arch": "johnson",
                 "loss_curve": [[0, 9.0, 1.0, 7.0, 1.0], [10, 4.0, 1.5, 2.0, 0.5]]})
     save_model(TransformerNet("instance", "slim"), tmp_path / "curvy_instance_slim.safetensors",
                {"style": "curvy", "arch": "slim", "loss_curve": [[0, 5.0, 1.0, 3.0, 1.0]]})
-    total = fn.loss_curves("curvy")
+    total = handlers.loss_curves("curvy")
     assert total.to_dict("list") == {"step": [0, 10], "loss": [9.0, 4.0], "norm": ["Instance norm (IN)"] * 2}
-    assert list(fn.loss_curves("curvy", "style")["loss"]) == [7.0, 2.0]
-    assert list(fn.loss_curves("curvy", arch="slim")["loss"]) == [5.0]
+    assert list(handlers.loss_curves("curvy", "style")["loss"]) == [7.0, 2.0]
+    assert list(handlers.loss_curves("curvy", arch="slim")["loss"]) == [5.0]
     with pytest.raises(StyleAppError, match="unknown loss term"):
-        fn.loss_curves("curvy", "beauty")
+        handlers.loss_curves("curvy", "beauty")
 
 
 def test_user_errors_become_visible_gradio_errors():
@@ -201,7 +201,7 @@ def test_uploads_reach_open_image_even_when_pillow_cannot_read_them(tmp_path):
     assert upload.preprocess(ImageData(path=str(garbage), orig_name="notes.jpg")) == str(garbage)
     assert upload.preprocess(None) is None
     with pytest.raises(ImageError, match="notes.jpg: not an image file Pillow can read"):
-        fn.load_photo(upload.preprocess(ImageData(path=str(garbage))))
+        handlers.load_photo(upload.preprocess(ImageData(path=str(garbage))))
 
 
 @pytest.fixture(scope="module")
