@@ -154,7 +154,7 @@ def test_concurrent_clients_all_succeed_and_memory_settles(weights_folder, tmp_p
     random_photo(0, (size, size * 3 // 4)).save(photo, quality=90)
     with app_process(weights_folder, max_side=max(1024, size)) as (proc, url):
         result = run_load(url, proc.pid, photo, option("--load-clients"), option("--load-calls"),
-                          style="great_wave", norm="batch", rounds=option("--load-rounds"))
+                          style="starry_night", norm="instance", rounds=option("--load-rounds"))
     print(result.summary())
     assert result.ok, result.summary()
     assert result.rss_end < result.rss_start + 50, result.summary()  # MB: freed memory goes back

@@ -1,5 +1,5 @@
-"""Process-level fixes for serving the UI to many users at once, found by the load test
-(`tests/load_test.py`). `app.py` calls `harden_server()` before the server starts its threads."""
+"""Process-level fixes for serving the UI to many users at once (the load behind them:
+docs/security.md). `app.py` calls `harden_server()` before the server starts its threads."""
 from __future__ import annotations
 
 import ctypes
@@ -34,8 +34,7 @@ def glibc() -> ctypes.CDLL | None:
 def limit_malloc_arenas(arenas: int = 2) -> bool:
     """Cap glibc's malloc arenas. Gradio runs each request on a pool thread, glibc gives threads
     their own arenas and keeps freed blocks in them, so RSS climbs with each new thread that runs
-    the network (measured: +120 MB a round of 32 calls); capped, it stays near its post-warm-up
-    level. An explicit MALLOC_ARENA_MAX wins. Returns whether the cap was applied (not off glibc)."""
+    the network; capped, it stays near its post-warm-up level. An explicit MALLOC_ARENA_MAX wins. Returns whether the cap was applied (not off glibc)."""
     libc = glibc()
     if os.environ.get("MALLOC_ARENA_MAX") or libc is None:
         return False
@@ -58,8 +57,8 @@ def trim_memory_periodically(interval_s: float = 2.0) -> threading.Thread:
 def atomic_gradio_cache_writes() -> None:
     """Gradio stores each output picture at cache/<hash of its bytes>/image.<ext> and rewrites
     that file in place (truncate, then write). Two requests with the same result (same photo,
-    same style) share the path, and a client downloading it mid-rewrite gets an empty file
-    (seen in the load test). Write a private temp file and rename it over instead: a reader
+    same style) share the path, and a client downloading it mid-rewrite gets an empty file.
+    Write a private temp file and rename it over instead: a reader
     sees the old complete file or the new one, never a partial one."""
     from gradio import processing_utils
 
