@@ -13,7 +13,6 @@ after warm-up (start), peak during the load, and after it (end).
 """
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor

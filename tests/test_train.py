@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from style_app.errors import TrainingError
 from helpers import logged_losses, tiny_config
-from style_app.training.train import TrainConfig, train
+from style_app.errors import TrainingError
+from style_app.training.train import train
 from style_app.weights import load_model, read_metadata
 
 REPO = Path(__file__).resolve().parent.parent
