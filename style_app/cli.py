@@ -56,9 +56,11 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     for name in ("steps", "batch_size", "image_size", "style_size", "seed", "checkpoint_every", "workers",
                  "log_every"):
         p.add_argument("--" + name.replace("_", "-"), type=int, default=defaults[name])
-    for name in ("content_weight", "style_weight", "tv_weight", "lr"):
+    for name in ("content_weight", "style_weight", "tv_weight", "zoom", "lr"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=defaults[name])
     p.add_argument("--content-layer", default=defaults["content_layer"], help="relu2_2 or relu3_3")
+    p.add_argument("--style-loss", default=defaults["style_loss"], choices=("gram", "sliced"),
+                   help="gram: channel correlations; sliced: whole feature distributions (Heitz et al. 2021)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
     p.add_argument("--resume", nargs="?", const="auto", default=None,

@@ -10,12 +10,18 @@ same content/style/tv weights work whatever weights the loss network has, and a 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from models.vgg import VGGFeatures
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 CONTENT_LAYERS = ("relu2_2", "relu3_3")
+#: gram: match channel correlations (Gatys, Johnson); sliced: match the whole distribution of
+#: feature vectors along random directions (sliced Wasserstein, Heitz et al. 2021).
+STYLE_LOSSES = ("gram", "sliced")
+SLICES = 32             # random directions per layer and step (sliced loss)
+SLICE_POSITIONS = 16384  # feature vectors per image compared (sliced loss): a random subset
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -32,6 +38,29 @@ def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return err / target.float().pow(2).sum(dims).clamp_min(torch.finfo(torch.float32).tiny)
 
 
+def sample_positions(features: torch.Tensor, count: int = SLICE_POSITIONS) -> torch.Tensor:
+    """(..., C, H, W) features -> at most `count` feature vectors (a random subset, drawn from the
+    global RNG so a resumed run draws the same): (..., C, P)."""
+    flat = features.flatten(-2)
+    if flat.shape[-1] <= count:
+        return flat
+    return flat[..., torch.randperm(flat.shape[-1])[:count].to(flat.device)]
+
+
+def sorted_projections(features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """Feature vectors (..., C, P) projected on (C, K) directions, sorted per direction: (..., K, P)."""
+    return (directions.T @ features.float()).sort(dim=-1).values
+
+
+def sliced_wasserstein(projected: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample relative squared distance between sorted projections (N, K, P) and the target's
+    (K, Q), the target resampled to P quantiles (so the painting may have any size)."""
+    if target.shape[-1] != projected.shape[-1]:
+        target = F.interpolate(target[None], size=projected.shape[-1], mode="linear", align_corners=True)[0]
+    err = (projected - target).pow(2).mean((1, 2))
+    return err / target.pow(2).mean().clamp_min(torch.finfo(torch.float32).tiny)
+
+
 def total_variation(images: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of neighbouring pixels, per sample."""
     dx = (images[..., :, 1:] - images[..., :, :-1]).float().pow(2).mean((1, 2, 3))
@@ -43,21 +72,32 @@ class PerceptualLoss(nn.Module):
     """Content + style + total-variation loss against one style image."""
 
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
-                 content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0):
+                 content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
+                 style_loss: str = "gram"):
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")
-        self.vgg, self.content_layer = vgg, content_layer
+        if style_loss not in STYLE_LOSSES:
+            raise ValueError(f"style loss must be one of {', '.join(STYLE_LOSSES)}")
+        self.vgg, self.content_layer, self.kind = vgg, content_layer, style_loss
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
         with torch.no_grad():
             feats = vgg(style_image.float())
             for name in STYLE_LAYERS:
-                self.register_buffer(f"target_{name}", gram(feats[name]))
+                target = gram(feats[name]) if style_loss == "gram" else sample_positions(feats[name][0].float())
+                self.register_buffer(f"target_{name}", target)
 
     def style_loss(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Per-sample style loss of VGG features against the style image's Grams."""
-        terms = [relative_mse(gram(feats[name]), getattr(self, f"target_{name}").expand(
-            feats[name].shape[0], -1, -1)) for name in STYLE_LAYERS]
+        """Per-sample style loss of VGG features against the style image's."""
+        terms = []
+        for name in STYLE_LAYERS:
+            target = getattr(self, f"target_{name}")
+            if self.kind == "gram":
+                terms.append(relative_mse(gram(feats[name]), target.expand(feats[name].shape[0], -1, -1)))
+            else:  # fresh random directions each call, from the global (checkpointed) RNG
+                directions = F.normalize(torch.randn(target.shape[0], SLICES), dim=0).to(target.device)
+                terms.append(sliced_wasserstein(sorted_projections(sample_positions(feats[name]), directions),
+                                                sorted_projections(target, directions)))
         return torch.stack(terms).mean(0)
 
     def content_loss(self, feats: dict[str, torch.Tensor], content_feats: dict[str, torch.Tensor]) -> torch.Tensor:

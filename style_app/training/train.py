@@ -34,7 +34,7 @@ from style_app.weights import save_model
 
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight",
-                     "style_weight", "tv_weight", "content_layer", "lr")
+                     "style_weight", "tv_weight", "content_layer", "style_loss", "zoom", "lr")
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
 
@@ -49,11 +49,13 @@ class TrainConfig:
     steps: int = 2000
     batch_size: int = 4
     image_size: int = 256
+    zoom: float = 1.0  # crops from photos resized to a shorter side of image_size..zoom*image_size
     style_size: int = 512
     content_weight: float = 1.0
     style_weight: float = 3.0
     tv_weight: float = 10.0
     content_layer: str = "relu2_2"
+    style_loss: str = "gram"  # or "sliced" (style_app.training.losses.STYLE_LOSSES)
     lr: float = 1e-3
     seed: int = 42
     device: str = "auto"
@@ -172,7 +174,7 @@ def _set_up(cfg: TrainConfig, vgg: VGGFeatures | None) -> _Run:
         if not cfg.resume:
             cfg.log_path.unlink(missing_ok=True)
     loss_fns = _loss_functions(cfg, vgg, device, memory_format)
-    photos = ContentImages(list_images(cfg.content_dir), cfg.image_size)
+    photos = ContentImages(list_images(cfg.content_dir), cfg.image_size, cfg.zoom)
     batches = StepBatches(len(photos), cfg.batch_size, cfg.seed, start, cfg.steps, rank, world)
     loader = DataLoader(photos, batch_sampler=batches, num_workers=cfg.workers, worker_init_fn=_ignore_interrupts,
                         persistent_workers=False, pin_memory=device.type == "cuda")
@@ -191,7 +193,8 @@ def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.dev
         paintings = [to_tensor(fit_within(open_image(p), cfg.style_size)).to(device) for p in cfg.style_image]
     except (VGGWeightsError, ImageError) as e:
         raise TrainingError(str(e)) from None
-    return [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+    return [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight,
+                           cfg.style_loss)
             for painting in paintings]
 
 
@@ -273,7 +276,8 @@ def _resume(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Opti
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
         saved = ckpt["config"]
-        clashes = [k for k in RESUME_MUST_MATCH if saved.get(k) != getattr(cfg, k)]
+        defaults = {f.name: f.default for f in fields(TrainConfig)}  # keys older checkpoints lack
+        clashes = [k for k in RESUME_MUST_MATCH if saved.get(k, defaults[k]) != getattr(cfg, k)]
         saved_styles = [slug(p) for p in painting_paths(saved.get("style_image") or [])]
         if saved_styles != cfg.styles:
             raise TrainingError(f"{path}: checkpoint was trained on the paintings {', '.join(saved_styles)}, "
