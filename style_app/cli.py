@@ -110,6 +110,8 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", nargs="+", help="score these model files instead of the shipped ones")
     p.add_argument("--stylized-dir", nargs="+", default=[], metavar="DIR",
                    help="also score another tool's pictures: DIR/<style>/<photo name>.png")
+    p.add_argument("--grid", metavar="DIR", help="also write DIR/<style>.jpg: the first photos beside the "
+                   "painting and each scored model's picture")
     p.add_argument("--limit", type=int, help="use only the first N photos")
     p.add_argument("--size", type=int, default=512, help="photos are resized to this shorter side")
     p.add_argument("--device", default="cpu")
@@ -223,7 +225,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     from style_app.tools.evaluate import evaluate, format_table, scores_as_json
 
     scores = evaluate(args.content_dir, args.style_dir, args.vgg_weights, args.limit, args.device, args.size,
-                      args.weights, args.stylized_dir)
+                      args.weights, args.stylized_dir, args.grid)
     print(format_table(scores))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(scores_as_json(scores), indent=2) + "\n")

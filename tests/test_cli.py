@@ -7,6 +7,7 @@ from PIL import Image
 
 from helpers import random_photo
 from style_app.cli import main
+from style_app.tools.evaluate import GRID_TILE
 
 
 def run(capsys, *argv):
@@ -116,8 +117,10 @@ def test_evaluate_scores_given_files_and_another_tools_pictures(shipped, photo_d
     code, out, err = run(capsys, "evaluate", "--content-dir", str(photo_dir), "--style-dir", str(style_dir),
                          "--weights", str(shipped / "great_wave_layer.safetensors"), "--stylized-dir",
                          str(tmp_path / "peer"), "--vgg-weights", tiny_vgg_file, "--limit", "2", "--size", "24",
-                         "--json", str(tmp_path / "scores.json"))
+                         "--json", str(tmp_path / "scores.json"), "--grid", str(tmp_path / "grids"))
     assert code == 0, err
+    grid = Image.open(tmp_path / "grids" / "great_wave.jpg")  # photo, painting, model, peer; a row per photo
+    assert grid.width == 4 * GRID_TILE and 2 * GRID_TILE < grid.height < 3 * GRID_TILE
     model, folder = json.loads((tmp_path / "scores.json").read_text())
     assert (model["style"], model["norm"], model["source"]) == ("great_wave", "layer", "great_wave_layer.safetensors")
     assert (folder["style"], folder["arch"], folder["ms_per_image"]) == ("great_wave", "peer", None)

@@ -20,18 +20,22 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from models.vgg import VGGFeatures, VGGWeightsError, load_vgg
 from style_app.tools import quality
 from style_app.training.data import resize_shorter
 from style_app.errors import ImageError, StyleAppError
-from style_app.images import IMAGE_SUFFIXES, fit_within, list_images, open_image, to_tensor
+from style_app.images import IMAGE_SUFFIXES, fit_within, list_images, open_image, to_image, to_tensor
+from style_app.tools.compare import labelled_grid
 from style_app.training.losses import PerceptualLoss
 from style_app.paintings import painting_paths, slug
 from style_app.stylizer import Stylizer
 from style_app.weights import ModelInfo, available_models, file_styles, read_metadata
 
 EVAL_SHORTER_SIDE = 512
+GRID_PHOTOS = 4   # rows of the --grid pictures
+GRID_TILE = 320   # their tiles' side in pixels
 STYLE_DIR_ENV = "STYLE_APP_STYLE_DIR"
 DEFAULT_STYLE_SIZE = 512
 
@@ -73,6 +77,7 @@ class _Judge:
     def __init__(self, vgg: VGGFeatures, photos: list[torch.Tensor]):
         self.vgg, self.photos = vgg, photos
         self.by_style: dict[str, tuple[PerceptualLoss, float, torch.Tensor]] = {}
+        self.columns: dict[str, list[tuple[str, list[torch.Tensor]]]] = {}  # style -> (label, outputs)
 
     def painting(self, style: str, path: Path, style_size: int) -> tuple[PerceptualLoss, float, torch.Tensor]:
         if style not in self.by_style:
@@ -86,13 +91,16 @@ class _Judge:
               stylized: Iterable[tuple[torch.Tensor, float]]) -> ModelScore:
         """Score the stylized versions of self.photos (with the seconds each took, or NaN)."""
         loss, baseline, painting = self.painting(style, painting_path, style_size)
-        rows = []
+        rows, shown = [], []
         for photo, (out, seconds) in zip(self.photos, stylized):
+            if len(shown) < GRID_PHOTOS:
+                shown.append(out)
             with torch.no_grad():
                 terms = loss(out, photo)
             rows.append((terms["style"].item(), terms["content"].item(),
                          quality.palette_ratio(out[0], photo[0], painting),
                          quality.contrast_ratio(out[0], photo[0]), quality.blob_count(out[0], photo[0]), seconds))
+        self.columns.setdefault(style, []).append((source if norm == "-" else f"{norm}: {source}", shown))
         style_loss, content, palette, contrast, blobs, seconds = (list(column) for column in zip(*rows))
         style_mean = statistics.fmean(style_loss)
         return ModelScore(style, norm, arch, style_mean, statistics.fmean(content), baseline, style_mean / baseline,
@@ -100,13 +108,32 @@ class _Judge:
                           1000 * statistics.median(seconds), source)
 
 
+    def grid(self, style: str) -> Image.Image:
+        """The first GRID_PHOTOS photos (rows): photo, painting (first row), then each scored source."""
+        _, _, painting = self.by_style[style]
+        header = [("photo", self.photos), ("painting", [painting[None]])] + self.columns[style]
+        tiles = [(label if row == 0 else "", _tile(outputs[row] if row < len(outputs) else None))
+                 for row in range(min(GRID_PHOTOS, len(self.photos))) for label, outputs in header]
+        return labelled_grid(tiles, columns=len(header))
+
+
+def _tile(image: torch.Tensor | None) -> Image.Image:
+    """A (1, 3, H, W) picture fitted into a white GRID_TILE square (blank for None)."""
+    tile = Image.new("RGB", (GRID_TILE, GRID_TILE), "white")
+    if image is not None:
+        picture = fit_within(to_image(image), GRID_TILE)
+        tile.paste(picture, ((GRID_TILE - picture.width) // 2, (GRID_TILE - picture.height) // 2))
+    return tile
+
+
 def evaluate(content_dir: str | os.PathLike, style_dir: str | os.PathLike | None = None,
              vgg_weights: str | None = None, limit: int | None = None, device: str = "cpu",
              shorter_side: int = EVAL_SHORTER_SIDE, weights: list[str] | None = None,
-             stylized_dirs: list[str] | None = None) -> list[ModelScore]:
+             stylized_dirs: list[str] | None = None, grid_dir: str | os.PathLike | None = None) -> list[ModelScore]:
     """Score models on the photos in `content_dir` (at `shorter_side` pixels): the files in
     `weights` (every style each holds), else every shipped model; plus the pictures in each of
-    `stylized_dirs` (<dir>/<style>/<photo name>.*, any image format)."""
+    `stylized_dirs` (<dir>/<style>/<photo name>.*, any image format). With `grid_dir`, also write
+    <grid_dir>/<style>.jpg: the first photos beside the painting and every scored picture."""
     models = _models(weights) if weights else ([] if stylized_dirs else available_models())
     if not models and not stylized_dirs:
         raise StyleAppError("no models to evaluate in the weights folder")
@@ -127,6 +154,10 @@ def evaluate(content_dir: str | os.PathLike, style_dir: str | os.PathLike | None
                                   style_size, (_timed(stylizer.run, photo) for photo in judge.photos)))
     for folder in stylized_dirs or []:
         scores += _score_folder(judge, Path(folder), paths, style_dir)
+    if grid_dir:
+        Path(grid_dir).mkdir(parents=True, exist_ok=True)
+        for style in judge.columns:
+            judge.grid(style).save(Path(grid_dir) / f"{style}.jpg", quality=88)
     return scores
 
 
