@@ -45,3 +45,15 @@ def test_texture_in_the_photo_is_not_a_blob():
     blotched = photo.clone()
     blotched[:, 32:64, 48:96] = torch.tensor([0.95, 0.9, 0.3])[:, None, None]
     assert quality.blob_count(blotched, photo) == 0
+
+
+def test_painted_texture_and_dark_patches_over_flat_areas_are_not_blobs():
+    photo = smooth_photo(256, 320)
+    graded = 0.3 + 0.5 * photo.flip(0)
+    textured = graded.clone()
+    stripes = (torch.arange(48) % 4 < 2).float() * 0.6   # brush strokes: bright on average, not smooth
+    textured[:, 32:64, 48:96] = 0.35 + stripes[None, None, :]
+    assert quality.blob_count(textured, photo) == 0
+    dark = graded.clone()
+    dark[:, 32:64, 48:96] = 0.02                          # a dark smooth patch: not a pale blob
+    assert quality.blob_count(dark, photo) == 0

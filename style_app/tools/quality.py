@@ -6,9 +6,9 @@
   1 = no closer to the painting's colours than the photo; lower is better.
 - contrast ratio: standard deviation of the stylized picture's luminance over the photo's
   (Rec. 601 luma). 1 = as contrasty as the photo; a pale colour grade scores well below 1.
-- blobs: spots of colour the network paints into areas that are flat in the photo (walls, sky):
-  16x16-pixel patches flat in the photo whose stylized colour is far from what the picture's own
-  colour mapping predicts (blob_mask). Counted per image.
+- blobs: smooth bright spots the network paints into areas that are flat in the photo (walls,
+  sky): 16x16-pixel patches flat in the photo and smooth in the picture whose colour is far
+  brighter than the picture's own colour mapping predicts (blob_mask). Counted per image.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ PALETTE_PROJECTIONS = 64
 LUMA = (0.299, 0.587, 0.114)
 PATCH = 16
 FLAT_STD = 0.03      # a photo patch with a luminance standard deviation below this is flat
+SMOOTH_STD = 0.03    # ... and a stylized patch below this is smooth (no painted texture)
 BLOB_MARGIN = 0.2    # how far (RGB distance) from the predicted colour a patch must be to count
 
 
@@ -56,24 +57,32 @@ def contrast_ratio(stylized: torch.Tensor, photo: torch.Tensor) -> float:
 
 
 def blob_mask(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-    """(H/PATCH, W/PATCH) bool: patches flat in the photo whose stylized colour is more than
-    BLOB_MARGIN (RGB distance) away from what the picture's overall colour mapping predicts.
+    """(H/PATCH, W/PATCH) bool: blob patches. A blob patch is flat in the photo, smooth in the
+    stylized picture, brighter than the picture's overall colour mapping predicts, and more than
+    BLOB_MARGIN (RGB distance) away from that prediction.
 
-    The mapping is a least-squares affine fit from the photo's patch colours to the stylized
-    patch colours over the whole picture: it absorbs the colour grade, and brush strokes smaller
-    than a patch average out, so what remains are patches of a colour painted where the photo has nothing to paint: the pale
-    lilac, white or yellow blobs of per-image normalization (StyleGAN2's "droplets")."""
+    The mapping is a least-squares quadratic fit from the photo's patch colours to the stylized
+    patch colours over the whole picture: it absorbs the colour grade and tone curve, and strokes smaller
+    than a patch average out. What remains are smooth bright patches of a colour painted where the
+    photo has nothing to paint: the pale lilac, white or yellow blobs of per-image normalization
+    (StyleGAN2's "droplets"). Painted texture over a flat area is not smooth, so it does not count."""
     h, w = (photo.shape[-2] // PATCH) * PATCH, (photo.shape[-1] // PATCH) * PATCH
     src, out = photo[:, :h, :w].float(), stylized[:, :h, :w].float()
     src_mean = F.avg_pool2d(src[None], PATCH)[0]                        # (3, h/P, w/P)
     out_mean = F.avg_pool2d(out[None], PATCH)[0]
-    y = luminance(src)[None, None]
-    y_std = (F.avg_pool2d(y.pow(2), PATCH) - F.avg_pool2d(y, PATCH).pow(2)).clamp_min(0).sqrt()[0, 0]
-    x = torch.cat([src_mean.reshape(3, -1), torch.ones(1, src_mean[0].numel())]).T     # (patches, 4)
+    colours = src_mean.reshape(3, -1)
+    x = torch.cat([colours, colours.pow(2), torch.ones(1, colours.shape[1])]).T          # (patches, 7)
     target = out_mean.reshape(3, -1).T                                                  # (patches, 3)
     coef = torch.linalg.lstsq(x, target).solution
     residual = (target - x @ coef).T.reshape(out_mean.shape)
-    return (y_std < FLAT_STD) & (residual.norm(dim=0) > BLOB_MARGIN)
+    return ((_luminance_std(src) < FLAT_STD) & (_luminance_std(out) < SMOOTH_STD)
+            & (luminance(residual) > 0) & (residual.norm(dim=0) > BLOB_MARGIN))
+
+
+def _luminance_std(image: torch.Tensor) -> torch.Tensor:
+    """Standard deviation of the luminance in each PATCH x PATCH patch."""
+    y = luminance(image)[None, None]
+    return (F.avg_pool2d(y.pow(2), PATCH) - F.avg_pool2d(y, PATCH).pow(2)).clamp_min(0).sqrt()[0, 0]
 
 
 def blob_count(stylized: torch.Tensor, photo: torch.Tensor) -> int:
