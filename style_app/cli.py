@@ -7,7 +7,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from models.norms import COMPARED_NORMS, NORM_KINDS
+from style_app.models.norms import COMPARED_NORMS, NORM_KINDS
 from style_app.errors import Interrupted, StyleAppError
 from style_app.images import list_images, open_image
 

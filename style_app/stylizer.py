@@ -11,7 +11,7 @@ import os
 import torch
 from PIL import Image
 
-from models.transformer import TransformerNet
+from style_app.models.transformer import TransformerNet
 from style_app.errors import StyleAppError, WeightsError
 from style_app.images import fit_within, to_image, to_rgb, to_tensor
 from style_app.fastpath import InferenceNet

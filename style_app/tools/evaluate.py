@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from models.vgg import VGGFeatures, VGGWeightsError, load_vgg
+from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
 from style_app.tools import quality
 from style_app.training.data import resize_shorter
 from style_app.errors import ImageError, StyleAppError

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.transformer import TransformerNet
+from style_app.models.transformer import TransformerNet
 from style_app.errors import StyleAppError
 
 #: Smallest height/width the exported graph accepts (PyTorch pads smaller images; ONNX does not).

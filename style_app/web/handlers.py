@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from style_app.web import lab
-from models.norms import COMPARED_NORMS, NORMS, norm_label
+from style_app.models.norms import COMPARED_NORMS, NORMS, norm_label
 from style_app.tools.compare import NormResult, compare_norms
 from style_app.errors import ImageError, StyleAppError
 from style_app.images import fit_within, open_image

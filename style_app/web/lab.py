@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from PIL import Image, ImageEnhance
 
-from models.norms import NORM_KINDS, make_norm, norm_label, with_batch_statistics
+from style_app.models.norms import NORM_KINDS, make_norm, norm_label, with_batch_statistics
 from style_app.tools.compare import NormResult, compare_norms
 from style_app.images import fit_within, to_image, to_tensor
 from style_app.stylizer import cached_stylizer

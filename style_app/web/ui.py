@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import gradio as gr
 from PIL import Image
 
-from models.norms import COMPARED_NORMS, norm_label
+from style_app.models.norms import COMPARED_NORMS, norm_label
 from style_app.runtime import resolve_device
 from style_app.web import handlers
 from style_app.web.widgets import (EXAMPLE_PHOTOS, change_plot, example_photos, norm_plot, photo_and_style,

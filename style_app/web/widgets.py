@@ -10,7 +10,7 @@ import gradio as gr
 from gradio.media import get_image
 from PIL import Image
 
-from models.norms import NORMS
+from style_app.models.norms import NORMS
 from style_app.errors import StyleAppError
 from style_app.web import handlers
 
