@@ -4,6 +4,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny workloads: extra threads only spin (and subprocesses inherit)
+# The tests serve their own untrained models (fixture `shipped`, env STYLE_APP_WEIGHTS), so leave
+# the shipped zoo out everywhere, subprocesses too; tests of the zoo name its folder or unset this.
+os.environ["STYLE_APP_SHIPPED"] = "0"
 
 import pytest
 import torch
@@ -66,7 +69,7 @@ def weights_folder(tmp_path_factory):
 
 @pytest.fixture
 def shipped(weights_folder, monkeypatch):
-    """Point the app's weights folder at the test models."""
+    """Point the user's weights folder at the test models (the shipped zoo is left out)."""
     from style_app.stylizer import cached_stylizer
 
     monkeypatch.setenv("STYLE_APP_WEIGHTS", str(weights_folder))

@@ -21,7 +21,7 @@ from style_app.errors import ImageError, StyleAppError
 from style_app.images import fit_within, open_image
 from style_app.runtime import resolve_device
 from style_app.stylizer import cached_stylizer
-from style_app.weights import available_models, weights_dir
+from style_app.weights import available_models, weights_dirs
 
 #: Uploads whose longer side exceeds this are shrunk before anything else (the app's --max-side).
 DEFAULT_MAX_SIDE = 1024
@@ -132,11 +132,17 @@ def latency_table(results: list[NormResult], style: str) -> pd.DataFrame:
 
 
 def held_out_scores() -> dict[tuple[str, str, str], dict]:
-    """The shipped models' `style-app evaluate --json` results, stored as SCORES_FILE in the
-    weights folder, keyed by (style, norm, arch); empty when there is none or it is unreadable."""
+    """The models' `style-app evaluate --json` results, stored as SCORES_FILE beside them in each
+    weights folder, keyed by (style, norm, arch); a folder without a readable one adds nothing."""
+    scores: dict[tuple[str, str, str], dict] = {}
+    for folder in reversed(weights_dirs()):  # the user's scores win a tie, as the user's models do
+        scores.update(_scores_file(folder / SCORES_FILE))
+    return scores
+
+
+def _scores_file(path: Path) -> dict[tuple[str, str, str], dict]:
     try:
-        rows = json.loads((weights_dir() / SCORES_FILE).read_text())
-        return {(r["style"], r["norm"], r["arch"]): r for r in rows}
+        return {(r["style"], r["norm"], r["arch"]): r for r in json.loads(path.read_text())}
     except (OSError, ValueError, TypeError, KeyError):
         return {}
 
