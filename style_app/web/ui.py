@@ -135,7 +135,7 @@ def compare_tab(max_side: int) -> CompareTab:
 
 
 def seed_tab() -> None:
-    """Lab (a): the seed notebook's tensor through each norm, to read the numbers by hand."""
+    """Lab (a): the seed tensor through each norm, to read the numbers by hand."""
     with gr.Tab("(a) The seed tensor"):
         gr.Markdown("A batch of two 3-channel 2x2 images; image 2 is image 1 plus 10. "
                     "Pick a norm and read its output (fresh layer: scale 1, shift 0; batch "
