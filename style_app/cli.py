@@ -8,7 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from style_app.models.norms import COMPARED_NORMS, NORM_KINDS
-from style_app.errors import Interrupted, StyleAppError
+from style_app.errors import Interrupted, StyleAppError, first_line
 from style_app.images import list_images, open_image
 
 EXIT_USAGE = 2
@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> Parser:
     parser = Parser(prog="style-app", description="Fast neural style transfer with swappable normalization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add_command in (add_train, add_stylize, add_compare, add_evaluate, add_list, add_bench, add_export):
+    for add_command in (add_train, add_stylize, add_compare, add_evaluate, add_list, add_bench, add_export,
+                        add_vgg_weights):
         add_command(sub)
     return parser
 
@@ -151,6 +152,14 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_export)
 
 
+def add_vgg_weights(sub: argparse._SubParsersAction) -> None:
+    """`style-app vgg-weights`: the loss network's file for offline training and evaluation."""
+    p = sub.add_parser("vgg-weights", help="write torchvision's ImageNet VGG-16 features as the file "
+                       "--vgg-weights reads (downloads it once; run where the internet is reachable)")
+    p.add_argument("--out", required=True, help="output .safetensors file")
+    p.set_defaults(run=run_vgg_weights)
+
+
 def add_model_choice(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", help="shipped style slug (see `style-app list`)")
     p.add_argument("--norm", default="instance", choices=NORM_KINDS)
@@ -257,6 +266,21 @@ def run_export(args: argparse.Namespace) -> None:
     model = chosen_model(args, fast=False).model
     path = export_onnx(model, args.out)
     print(f"wrote {path}; largest difference from PyTorch: {check_onnx(path, model):.1e}")
+
+
+def run_vgg_weights(args: argparse.Namespace) -> None:
+    from style_app.models.vgg import VGGWeightsError, save_torchvision_vgg
+
+    try:
+        path = save_torchvision_vgg(args.out)
+    except VGGWeightsError as e:
+        cause = e.__cause__ or e
+        raise StyleAppError(f"cannot get torchvision's VGG16_Weights.IMAGENET1K_V1 ({type(cause).__name__}: "
+                            f"{first_line(cause)}); run this where the internet is reachable, then copy "
+                            f"{args.out} over") from None
+    except OSError as e:
+        raise StyleAppError(f"{args.out}: cannot write the file ({e})") from None
+    print(f"wrote {path}: pass it as --vgg-weights {path} (or set STYLE_APP_VGG_WEIGHTS)")
 
 
 def run_list(args: argparse.Namespace) -> None:
