@@ -246,11 +246,11 @@ def run_bench(args: argparse.Namespace) -> None:
 
     device = resolve_device(args.device)
     print(f"machine: {machine()}", flush=True)
+    print(format_table([]), flush=True)  # the header; each row follows as soon as it is measured
     results = []
     for result in run_bench(device, args.arch, args.norm, args.sizes, args.repeats, args.train, args.compile):
         results.append(result)
         print(format_table([result]).splitlines()[-1], flush=True)
-    print(format_table(results))
     report = {"machine": machine(), "results": [r.to_dict() for r in results]}
     if args.rss:
         report["stylize_peak_rss"] = {"side": args.rss, **stylize_peak_rss(args.rss)}
@@ -292,8 +292,13 @@ def run_list(args: argparse.Namespace) -> None:
         return
     if not models:
         print("no models found")
-    for m in models:
-        print(f"{m['style']:<20} {m['norm']:<9} {m['arch']:<8} {m['title']} ({m['artist']})  {m['path']}")
+        return
+    rows = [("STYLE", "NORM", "ARCH", "PAINTING", "FILE")]
+    rows += [(m["style"], m["norm"], m["arch"], f"{m['title']} ({m['artist']})" if m["artist"] else m["title"],
+              m["path"]) for m in models]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
 
 
 if __name__ == "__main__":
