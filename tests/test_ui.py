@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 
 import gradio as gr
 import numpy as np
@@ -10,7 +12,7 @@ import torch
 from helpers import random_photo
 from gradio.data_classes import ImageData
 
-from helpers import running_app
+from helpers import app_process
 from models.transformer import TransformerNet
 from style_app.web import handlers
 from style_app.errors import ImageError, StyleAppError
@@ -185,13 +187,16 @@ def test_loss_curves_come_from_the_model_metadata(shipped, tmp_path, monkeypatch
         handlers.loss_curves("curvy", "beauty")
 
 
-def test_user_errors_become_visible_gradio_errors():
+def test_user_errors_become_visible_gradio_errors_logged_in_one_line(caplog):
     @user_errors
     def fails():
         raise ImageError("photo.jpg: corrupt")
 
-    with pytest.raises(gr.Error, match="photo.jpg: corrupt"):
+    with caplog.at_level(logging.WARNING), pytest.raises(gr.Error, match="photo.jpg: corrupt") as info:
         fails()
+    assert not info.value.print_exception  # Gradio prints no traceback for it
+    assert [r.getMessage() for r in caplog.records] == [
+        "user error in test_user_errors_become_visible_gradio_errors_logged_in_one_line.fails: photo.jpg: corrupt"]
 
 
 def test_uploads_reach_open_image_even_when_pillow_cannot_read_them(tmp_path):
@@ -205,11 +210,16 @@ def test_uploads_reach_open_image_even_when_pillow_cannot_read_them(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def client(weights_folder):
+def server(weights_folder):
+    with app_process(weights_folder) as (proc, url):
+        yield proc, url
+
+
+@pytest.fixture(scope="module")
+def client(server):
     from gradio_client import Client
 
-    with running_app(weights_folder) as url:
-        yield Client(url, verbose=False)
+    return Client(server[1], verbose=False)
 
 
 @pytest.mark.slow
@@ -245,3 +255,21 @@ def test_api_reports_bad_input_as_a_message(client, corrupt_file, photo_file):
     with pytest.raises(Exception, match="nope is not in the list of choices"):
         client.predict(image=handle_file(str(photo_file)), style="nope", norm="instance", strength=1.0,
                        preserve_color=False, api_name="/stylize")
+
+
+@pytest.mark.slow
+def test_a_users_mistake_is_one_line_in_the_server_console(server, client, tmp_path):
+    from gradio_client import handle_file
+
+    proc, _ = server
+    (tmp_path / "mistake.jpg").write_text("not a picture")
+    time.sleep(1)
+    earlier = len(proc.output)  # what other tests' calls printed
+    with pytest.raises(Exception, match="mistake.jpg: not an image file"):
+        client.predict(image=handle_file(str(tmp_path / "mistake.jpg")), style="great_wave", api_name="/compare")
+    deadline = time.monotonic() + 10
+    while not any("mistake.jpg" in line for line in proc.output) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # a traceback would follow the line
+    printed = proc.output[earlier:]
+    assert len(printed) == 1 and "user error in api_endpoints.compare: mistake.jpg: not an image" in printed[0], printed
