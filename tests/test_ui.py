@@ -273,3 +273,38 @@ def test_a_users_mistake_is_one_line_in_the_server_console(server, client, tmp_p
     time.sleep(0.5)  # a traceback would follow the line
     printed = proc.output[earlier:]
     assert len(printed) == 1 and "user error in api_endpoints.compare: mistake.jpg: not an image" in printed[0], printed
+
+
+def components(demo: gr.Blocks, kind: type, label: str) -> list:
+    return [b for b in demo.blocks.values() if isinstance(b, kind) and b.label == label]
+
+
+def test_lab_plots_sweep_the_whole_range_of_its_sliders(shipped):
+    from style_app.web.ui import build_demo
+
+    demo = build_demo(96)
+    frame = handlers.sensitivity_frame(random_photo(4, (32, 24)), "starry_night", "contrast", max_size=16)
+    for label in ("Contrast", "Brightness"):
+        (slider,) = components(demo, gr.Slider, label)
+        assert (slider.minimum, slider.maximum) == (frame.factor.min(), frame.factor.max()), label
+    (text,) = [b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown) and "sweep" in (b.value or "")]
+    assert f"({slider.minimum:g}x to {slider.maximum:g}x)" in text
+
+
+def test_training_curves_one_plot_per_network_its_legend_in_the_apps_norm_order(tmp_path, monkeypatch):
+    """A conditional network's paintings share one curve, so they get one plot, not identical copies."""
+    from style_app.web.ui import build_demo
+
+    monkeypatch.setenv("STYLE_APP_WEIGHTS", str(tmp_path))
+    for i, norm in enumerate(("group", "layer", "batch", "instance")):  # files listed in another order
+        save_model(TransformerNet(norm, "slim", num_styles=2), tmp_path / f"zoo_{norm}.safetensors",
+                   {"styles": ["starry_night", "great_wave"], "arch": "johnson",
+                    "loss_curve": [[0, 9.0 + i, 1.0, 7.0, 1.0], [10, 4.0 + i, 1.5, 2.0, 0.5]]})
+    save_model(TransformerNet("instance", "slim"), tmp_path / "alone.safetensors",
+               {"style": "the_scream", "arch": "johnson", "loss_curve": [[0, 5.0, 1.0, 3.0, 1.0]]})
+    groups = handlers.curve_groups()
+    assert groups == [("The Starry Night, The Great Wave off Kanagawa", "great_wave"), ("The Scream", "the_scream")]
+    norms = list(dict.fromkeys(handlers.loss_curves("starry_night")["norm"]))
+    assert norms == ["Instance norm (IN)", "Batch norm (BN)", "Layer norm (LN)", "Group norm (GN)"]
+    plots = [b for b in build_demo(96).blocks.values() if isinstance(b, gr.LinePlot) and b.x == "step"]
+    assert [p.title for p in plots] == [title for title, _ in groups]
