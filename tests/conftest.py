@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from helpers import TINY_VGG_WIDTHS, random_photo
+from helpers import TINY_VGG_WIDTHS, app_process, random_photo
 from models.transformer import TransformerNet
 from models.vgg import vgg_layers
 from style_app.weights import save_model
@@ -65,6 +65,22 @@ def weights_folder(tmp_path_factory):
             save_model(TransformerNet(norm), folder / f"{style}_{norm}.safetensors",
                        {"style": style, "arch": "johnson", "steps": 0})
     return folder
+
+
+@pytest.fixture(scope="module")
+def server(request, weights_folder):
+    """The app serving the test models, one per test module: (process, URL); the module's
+    APP_MAX_SIDE, if it sets one, is the app's --max-side."""
+    with app_process(weights_folder, max_side=getattr(request.module, "APP_MAX_SIDE", 96)) as (proc, url):
+        yield proc, url
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    """A gradio_client Client of the module's `server`."""
+    from gradio_client import Client
+
+    return Client(server[1], verbose=False)
 
 
 @pytest.fixture

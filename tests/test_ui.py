@@ -12,7 +12,6 @@ import torch
 from helpers import random_photo
 from gradio.data_classes import ImageData
 
-from helpers import app_process
 from models.transformer import TransformerNet
 from style_app.web import handlers
 from style_app.errors import ImageError, StyleAppError
@@ -207,19 +206,6 @@ def test_uploads_reach_open_image_even_when_pillow_cannot_read_them(tmp_path):
     assert upload.preprocess(None) is None
     with pytest.raises(ImageError, match="notes.jpg: not an image file Pillow can read"):
         handlers.load_photo(upload.preprocess(ImageData(path=str(garbage))))
-
-
-@pytest.fixture(scope="module")
-def server(weights_folder):
-    with app_process(weights_folder) as (proc, url):
-        yield proc, url
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    from gradio_client import Client
-
-    return Client(server[1], verbose=False)
 
 
 @pytest.mark.slow
