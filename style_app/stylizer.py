@@ -41,7 +41,7 @@ class Stylizer:
     @classmethod
     def from_pretrained(cls, style: str, norm: str = "instance", arch: str = "johnson",
                         device: str = "auto", fast: bool = True) -> "Stylizer":
-        """A shipped model from the weights folder, by style slug and norm kind."""
+        """A model of the shipped zoo or the user's folder, by style slug and norm kind."""
         return cls.from_file(find_model(style, norm, arch).path, device, fast, style)
 
     @classmethod
