@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import time
 
@@ -16,6 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     parser.add_argument("--max-side", type=int, default=1024, help="uploads larger than this are downscaled")
     args = parser.parse_args(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")  # a user's mistake: one line each
     from style_app.web.serving import harden_server
 
     harden_server()  # before the server starts its threads (see style_app/web/serving.py)

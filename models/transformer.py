@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.norms import StyleConditional, make_norm
+from .norms import StyleConditional, make_norm
 
 
 @dataclass(frozen=True)

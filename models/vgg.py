@@ -92,13 +92,30 @@ def _read_state_file(path: Path) -> dict[str, torch.Tensor]:
         raise VGGWeightsError(f"{path}: not a readable safetensors file ({e})") from e
 
 
+def save_torchvision_vgg(path: str | os.PathLike) -> Path:
+    """Write torchvision's ImageNet VGG-16 features (VGG16_Weights.IMAGENET1K_V1, downloaded once)
+    as a safetensors file in the vgg16().features layout: the file `load_vgg` reads offline."""
+    from safetensors.torch import save_file
+
+    state = {k: v.contiguous() for k, v in _torchvision_state().items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata={"layout": "torchvision.models.vgg16().features state_dict",
+                                         "origin": "torchvision VGG16_Weights.IMAGENET1K_V1"})
+    os.replace(tmp, path)
+    return path
+
+
 def _torchvision_state() -> dict[str, torch.Tensor]:
     from torchvision.models import VGG16_Weights, vgg16
 
     try:
         return vgg16(weights=VGG16_Weights.IMAGENET1K_V1).features.state_dict()
     except Exception as e:  # no network, proxy errors, corrupt cache: all mean "no weights here"
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise VGGWeightsError(
             "no VGG-16 weights: pass --vgg-weights PATH (or set STYLE_APP_VGG_WEIGHTS) to a "
-            "vgg16().features safetensors file, or go online so torchvision can download "
-            f"VGG16_Weights.IMAGENET1K_V1 ({type(e).__name__}: {e})") from e
+            "vgg16().features safetensors file (`style-app vgg-weights --out PATH` writes one), "
+            "or go online so torchvision can download "
+            f"VGG16_Weights.IMAGENET1K_V1 ({type(e).__name__}: {detail})") from e

@@ -7,8 +7,8 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from models.norms import COMPARED_NORMS, NORM_KINDS
-from style_app.errors import Interrupted, StyleAppError
+from style_app.models.norms import COMPARED_NORMS, NORM_KINDS
+from style_app.errors import Interrupted, StyleAppError, first_line
 from style_app.images import list_images, open_image
 
 EXIT_USAGE = 2
@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> Parser:
     parser = Parser(prog="style-app", description="Fast neural style transfer with swappable normalization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add_command in (add_train, add_stylize, add_compare, add_evaluate, add_list, add_bench, add_export):
+    for add_command in (add_train, add_stylize, add_compare, add_evaluate, add_list, add_bench, add_export,
+                        add_vgg_weights):
         add_command(sub)
     return parser
 
@@ -151,6 +152,14 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_export)
 
 
+def add_vgg_weights(sub: argparse._SubParsersAction) -> None:
+    """`style-app vgg-weights`: the loss network's file for offline training and evaluation."""
+    p = sub.add_parser("vgg-weights", help="write torchvision's ImageNet VGG-16 features as the file "
+                       "--vgg-weights reads (downloads it once; run where the internet is reachable)")
+    p.add_argument("--out", required=True, help="output .safetensors file")
+    p.set_defaults(run=run_vgg_weights)
+
+
 def add_model_choice(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", help="shipped style slug (see `style-app list`)")
     p.add_argument("--norm", default="instance", choices=NORM_KINDS)
@@ -237,11 +246,11 @@ def run_bench(args: argparse.Namespace) -> None:
 
     device = resolve_device(args.device)
     print(f"machine: {machine()}", flush=True)
+    print(format_table([]), flush=True)  # the header; each row follows as soon as it is measured
     results = []
     for result in run_bench(device, args.arch, args.norm, args.sizes, args.repeats, args.train, args.compile):
         results.append(result)
         print(format_table([result]).splitlines()[-1], flush=True)
-    print(format_table(results))
     report = {"machine": machine(), "results": [r.to_dict() for r in results]}
     if args.rss:
         report["stylize_peak_rss"] = {"side": args.rss, **stylize_peak_rss(args.rss)}
@@ -259,6 +268,21 @@ def run_export(args: argparse.Namespace) -> None:
     print(f"wrote {path}; largest difference from PyTorch: {check_onnx(path, model):.1e}")
 
 
+def run_vgg_weights(args: argparse.Namespace) -> None:
+    from style_app.models.vgg import VGGWeightsError, save_torchvision_vgg
+
+    try:
+        path = save_torchvision_vgg(args.out)
+    except VGGWeightsError as e:
+        cause = e.__cause__ or e
+        raise StyleAppError(f"cannot get torchvision's VGG16_Weights.IMAGENET1K_V1 ({type(cause).__name__}: "
+                            f"{first_line(cause)}); run this where the internet is reachable, then copy "
+                            f"{args.out} over") from None
+    except OSError as e:
+        raise StyleAppError(f"{args.out}: cannot write the file ({e})") from None
+    print(f"wrote {path}: pass it as --vgg-weights {path} (or set STYLE_APP_VGG_WEIGHTS)")
+
+
 def run_list(args: argparse.Namespace) -> None:
     from style_app.weights import available_models
 
@@ -268,8 +292,13 @@ def run_list(args: argparse.Namespace) -> None:
         return
     if not models:
         print("no models found")
-    for m in models:
-        print(f"{m['style']:<20} {m['norm']:<9} {m['arch']:<8} {m['title']} ({m['artist']})  {m['path']}")
+        return
+    rows = [("STYLE", "NORM", "ARCH", "PAINTING", "FILE")]
+    rows += [(m["style"], m["norm"], m["arch"], f"{m['title']} ({m['artist']})" if m["artist"] else m["title"],
+              m["path"]) for m in models]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
 
 
 if __name__ == "__main__":

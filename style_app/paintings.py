@@ -1,4 +1,4 @@
-"""What we know about the paintings in ../shared/data/styles, keyed by the file's slug."""
+"""What we know about the paintings the zoo was trained on (and a few more), keyed by the file's slug."""
 import os
 from pathlib import Path
 

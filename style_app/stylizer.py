@@ -11,7 +11,7 @@ import os
 import torch
 from PIL import Image
 
-from models.transformer import TransformerNet
+from style_app.models.transformer import TransformerNet
 from style_app.errors import StyleAppError, WeightsError
 from style_app.images import fit_within, to_image, to_rgb, to_tensor
 from style_app.fastpath import InferenceNet
@@ -41,7 +41,7 @@ class Stylizer:
     @classmethod
     def from_pretrained(cls, style: str, norm: str = "instance", arch: str = "johnson",
                         device: str = "auto", fast: bool = True) -> "Stylizer":
-        """A shipped model from the weights folder, by style slug and norm kind."""
+        """A model of the shipped zoo or the user's folder, by style slug and norm kind."""
         return cls.from_file(find_model(style, norm, arch).path, device, fast, style)
 
     @classmethod

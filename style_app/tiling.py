@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.norms import recorded_statistics
+from style_app.models.norms import recorded_statistics
 
 #: Stylizer tiles images with more pixels than this (2048x2048); below it one pass is faster.
 TILE_ABOVE_PIXELS = 2048 * 2048

@@ -2,7 +2,11 @@
 
 Loading never unpickles: the header is JSON and the tensors are raw numbers. The registry reads
 only headers, so listing models is cheap, and style/norm names are looked up in what the weights
-folder holds, so no name a user types can become a path.
+folders hold, so no name a user types can become a path.
+
+Two folders hold models: the shipped zoo (package data of the installed package; the top-level
+weights/ folder of a checkout) and the user's own, named by env STYLE_APP_WEIGHTS (never a folder
+inside the installed package).
 """
 from __future__ import annotations
 
@@ -15,19 +19,38 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from models.transformer import ArchConfig, TransformerNet
+from style_app.models.transformer import ArchConfig, TransformerNet
 from style_app.errors import WeightsError, first_line
 from style_app.paintings import describe as describe_painting
 
 FORMAT = "style_app.transformer/1"
-WEIGHTS_ENV = "STYLE_APP_WEIGHTS"
+WEIGHTS_ENV = "STYLE_APP_WEIGHTS"  # the user's folder of models
+SHIPPED_ENV = "STYLE_APP_SHIPPED"  # "0": leave the shipped zoo out (serve only the user's models)
+ZOO_PACKAGE_DIR = "zoo"  # where a wheel installs the checkout's weights/ folder (pyproject.toml)
 #: Metadata values that are JSON documents rather than plain strings.
 JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve", "styles", "paintings")
 
 
-def weights_dir() -> Path:
-    """Where shipped models live: env STYLE_APP_WEIGHTS, else the repository's weights/."""
-    return Path(os.environ.get(WEIGHTS_ENV) or Path(__file__).resolve().parent.parent / "weights")
+def shipped_weights_dir() -> Path | None:
+    """The models that come with the app: style_app/zoo in an installed wheel, the top-level
+    weights/ folder in a checkout; None when env STYLE_APP_SHIPPED=0 leaves them out."""
+    if os.environ.get(SHIPPED_ENV) == "0":
+        return None
+    package = Path(__file__).resolve().parent
+    installed = package / ZOO_PACKAGE_DIR
+    return installed if installed.is_dir() else package.parent / "weights"
+
+
+def user_weights_dir() -> Path | None:
+    """The user's own models: the folder env STYLE_APP_WEIGHTS names, None when it is not set."""
+    folder = os.environ.get(WEIGHTS_ENV)
+    return Path(folder).expanduser() if folder else None
+
+
+def weights_dirs() -> list[Path]:
+    """The folders models are looked up in: the user's first (its models win a tie), then the zoo."""
+    folders = [d.resolve() for d in (user_weights_dir(), shipped_weights_dir()) if d is not None]
+    return list(dict.fromkeys(folders))  # a user folder that is the zoo itself counts once
 
 
 @dataclass
@@ -128,10 +151,11 @@ def _shape_mismatch(expected: dict[str, tuple], found: dict[str, tuple]) -> str:
 
 
 def available_models(directory: str | os.PathLike | None = None) -> list[ModelInfo]:
-    """Every readable model in the weights folder, sorted by style, arch, norm."""
-    directory = Path(directory) if directory else weights_dir()
+    """Every readable model in `directory`, else in the user's folder and the shipped zoo, sorted
+    by style, arch, norm (a user's model before a shipped one of the same name)."""
+    folders = [Path(directory)] if directory else weights_dirs()
     found = []
-    for path in sorted(directory.glob("*.safetensors")) if directory.is_dir() else []:
+    for path in [p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.safetensors"))]:
         try:
             meta = read_metadata(path)
         except WeightsError:
@@ -143,7 +167,7 @@ def available_models(directory: str | os.PathLike | None = None) -> list[ModelIn
 
 def find_model(style: str, norm: str, arch: str = "johnson",
                directory: str | os.PathLike | None = None) -> ModelInfo:
-    """The shipped model for (style, norm, arch), or a WeightsError listing what exists."""
+    """The model for (style, norm, arch), or a WeightsError listing what exists."""
     models = available_models(directory)
     for info in models:
         if (info.style, info.norm, info.arch) == (style, norm, arch):

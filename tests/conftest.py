@@ -4,12 +4,15 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny workloads: extra threads only spin (and subprocesses inherit)
+# The tests serve their own untrained models (fixture `shipped`, env STYLE_APP_WEIGHTS), so leave
+# the shipped zoo out everywhere, subprocesses too; tests of the zoo name its folder or unset this.
+os.environ["STYLE_APP_SHIPPED"] = "0"
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
-from helpers import TINY_VGG_WIDTHS, random_photo
+from helpers import TINY_VGG_WIDTHS, app_process, random_photo
 from models.transformer import TransformerNet
 from models.vgg import vgg_layers
 from style_app.weights import save_model
@@ -64,9 +67,25 @@ def weights_folder(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def server(request, weights_folder):
+    """The app serving the test models, one per test module: (process, URL); the module's
+    APP_MAX_SIDE, if it sets one, is the app's --max-side."""
+    with app_process(weights_folder, max_side=getattr(request.module, "APP_MAX_SIDE", 96)) as (proc, url):
+        yield proc, url
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    """A gradio_client Client of the module's `server`."""
+    from gradio_client import Client
+
+    return Client(server[1], verbose=False)
+
+
 @pytest.fixture
 def shipped(weights_folder, monkeypatch):
-    """Point the app's weights folder at the test models."""
+    """Point the user's weights folder at the test models (the shipped zoo is left out)."""
     from style_app.stylizer import cached_stylizer
 
     monkeypatch.setenv("STYLE_APP_WEIGHTS", str(weights_folder))

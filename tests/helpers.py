@@ -50,7 +50,8 @@ def running_app(weights_dir: str | os.PathLike) -> Iterator[str]:
 
 @contextlib.contextmanager
 def app_process(weights_dir: str | os.PathLike, max_side: int = 96) -> Iterator[tuple[subprocess.Popen, str]]:
-    """`running_app` that also yields the server process (the load test reads its memory)."""
+    """`running_app` that also yields the server process (the load test reads its memory); the
+    lines it prints after start-up collect in `proc.output`."""
     env = {**os.environ, "STYLE_APP_WEIGHTS": str(weights_dir), "GRADIO_ANALYTICS_ENABLED": "False",
            "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(free_port()),
@@ -75,7 +76,8 @@ def _wait_for_url(proc: subprocess.Popen) -> str:
         seen.append(line)
         if "running at " in line:
             # keep draining its output, so a chatty server never blocks on a full pipe
-            threading.Thread(target=proc.stdout.read, daemon=True).start()
+            proc.output = []
+            threading.Thread(target=lambda: proc.output.extend(proc.stdout), daemon=True).start()
             return line.split("running at ")[1].split()[0]
     raise RuntimeError("app.py did not start:\n" + "".join(seen[-30:]))
 

@@ -24,7 +24,10 @@ def test_bench_command_prints_the_machine_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "--device", "cpu", "--arch", "slim", "--norm", "instance", "--sizes", "40",
                  "--repeats", "1", "--no-train", "--rss", "64", "--json", str(out)]) == 0
-    assert "| inference | slim | instance | 40² |" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("machine: ") and lines[1].startswith("| task |") and lines[2].startswith("|---")
+    assert lines[3].startswith("| inference | slim | instance | 40² |")
+    assert len(lines) == 5 and lines[4].startswith("stylize 64x64")  # each row once, under the one header
     report = json.loads(out.read_text())
     assert "threads" in report["machine"] and report["results"][0]["speedup"] > 0
     assert report["stylize_peak_rss"]["side"] == 64 and 0.05 < report["stylize_peak_rss"]["peak_rss_gb"] < 3

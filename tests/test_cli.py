@@ -132,3 +132,11 @@ def test_evaluate_without_paintings_is_a_clear_error(shipped, photo_dir, tiny_vg
     code, _, err = run(capsys, "evaluate", "--content-dir", str(photo_dir), "--style-dir", str(tmp_path),
                        "--vgg-weights", tiny_vgg_file, "--limit", "1", "--size", "24")
     assert code == 2 and "--style-dir" in err and err.count("\n") == 1
+
+
+def test_list_prints_a_header_and_one_aligned_row_per_model(shipped, capsys):
+    code, out, _ = run(capsys, "list")
+    header, *rows = out.splitlines()
+    assert code == 0 and header.split() == ["STYLE", "NORM", "ARCH", "PAINTING", "FILE"] and len(rows) == 8
+    assert rows[0].split()[:3] == ["great_wave", "batch", "johnson"] and "Hokusai" in rows[0]
+    assert {row.index(str(shipped)) for row in rows} == {header.index("FILE")}  # one column for the paths

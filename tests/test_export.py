@@ -16,6 +16,7 @@ def test_export_onnx_with_dynamic_size_matches_pytorch(tmp_path, capsys):
     out = tmp_path / "m.onnx"
     assert main(["export", "--format", "onnx", "--weights", str(weights), "-o", str(out)]) == 0
     assert out.is_file() and "largest difference from PyTorch" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.safetensors"]  # one file, no .data
 
     import onnxruntime
 

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from models.transformer import TransformerNet
-from models.vgg import LAYERS, VGGWeightsError, load_vgg
+from helpers import TINY_VGG_WIDTHS
+from models.vgg import LAYERS, VGGWeightsError, load_vgg, vgg_layers
 
 
 @pytest.mark.parametrize("norm", ["instance", "batch", "layer", "group", "none"])
@@ -60,3 +61,41 @@ def test_offline_without_file_names_both_sources(monkeypatch):
     with pytest.raises(VGGWeightsError) as info:
         load_vgg()
     assert "--vgg-weights" in str(info.value) and "IMAGENET1K_V1" in str(info.value)
+
+
+def test_vgg_weights_command_writes_the_file_load_vgg_reads(tmp_path, monkeypatch, capsys):
+    """`style-app vgg-weights` saves torchvision's VGG-16 features (here a narrow stand-in for the
+    download) in the layout --vgg-weights reads."""
+    import torchvision.models
+
+    from style_app.cli import main
+
+    class Downloaded:
+        def __init__(self, weights):
+            assert weights == torchvision.models.VGG16_Weights.IMAGENET1K_V1
+            torch.manual_seed(0)
+            self.features = vgg_layers(TINY_VGG_WIDTHS)
+
+    monkeypatch.setattr(torchvision.models, "vgg16", Downloaded)
+    out = tmp_path / "sub" / "vgg16.safetensors"
+    assert main(["vgg-weights", "--out", str(out)]) == 0
+    assert f"--vgg-weights {out}" in capsys.readouterr().out
+    expected = Downloaded(torchvision.models.VGG16_Weights.IMAGENET1K_V1).features.state_dict()
+    loaded = load_vgg(out).layers.state_dict()
+    assert loaded.keys() == expected.keys()
+    assert all(torch.equal(loaded[k], expected[k]) for k in loaded)
+
+
+def test_vgg_weights_command_offline_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    import torchvision.models
+
+    from style_app.cli import main
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable\nsecond line of a long report")
+
+    monkeypatch.setattr(torchvision.models, "vgg16", offline)
+    assert main(["vgg-weights", "--out", str(tmp_path / "vgg.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "network is unreachable" in err and "IMAGENET1K_V1" in err
+    assert not (tmp_path / "vgg.safetensors").exists()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,35 @@ def test_readme_layout_matches_the_tree():
         folder = path.rsplit("/", 1)[0] + "/"
         assert any(f"`{path}`" in where or (f"`{folder}" in where and f"`{module.name}`" in where + what)
                    for where, what in rows), f"{path} is missing from the README's Layout table"
+
+
+def readme_commands() -> list[list[str]]:
+    """Every `style-app ...` command line of the README, as argv (continuations joined)."""
+    text = README.replace("\\\n", " ")
+    found = re.findall(r"^\s*(?:[A-Z_]+=\S+ )*style-app (.*)$", text, flags=re.MULTILINE)
+    lines = [re.sub(r"\$\{?(\w+)\}?", lambda m: {"norm": "instance"}.get(m.group(1), "X"), line.split("$(")[0])
+             for line in found]  # shell variables: the loop's norm, any path
+    return [shlex.split(line, comments=True) for line in lines]
+
+
+def test_readme_command_lines_use_commands_and_flags_that_exist():
+    from style_app.cli import build_parser
+
+    commands = readme_commands()
+    for argv in commands:
+        build_parser().parse_args(argv)  # an unknown command or flag exits here
+    assert {argv[0] for argv in commands} >= {"list", "stylize", "compare", "evaluate", "train", "vgg-weights",
+                                             "export", "bench"}
+    assert all("--vgg-weights" in argv for argv in commands if argv[0] == "evaluate")  # offline users need it
+    assert not [argv for argv in commands if any("shared" in arg for arg in argv)]  # nobody else has ../shared
+
+
+def test_networks_have_one_identity_under_both_names():
+    """In a checkout, models.* and the installed name style_app.models.* are the same modules."""
+    import models.norms
+    import style_app.models.norms
+    import style_app.models.transformer
+
+    assert style_app.models.norms is models.norms
+    assert isinstance(style_app.models.transformer.TransformerNet("group", num_styles=2).enc1[1],
+                      models.norms.StyleConditional)

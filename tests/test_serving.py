@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 import corpus
-from helpers import app_process
 from style_app.web.serving import atomic_gradio_cache_writes, limit_malloc_arenas
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,17 +63,7 @@ def test_app_deletes_old_uploads_and_results(shipped):
     assert ui.build_demo(96).delete_cache == ui.DELETE_CACHE == (3600, 86400)
 
 
-@pytest.fixture(scope="module")
-def server(weights_folder):
-    with app_process(weights_folder, max_side=384) as (proc, url):
-        yield proc, url
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    from gradio_client import Client
-
-    return Client(server[1], verbose=False)
+APP_MAX_SIDE = 384  # the app's --max-side for this module's `server` (tests/conftest.py)
 
 
 @pytest.mark.slow

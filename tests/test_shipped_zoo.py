@@ -1,12 +1,15 @@
 """The models committed in weights/: the zoo the UI and CLI serve on a fresh clone."""
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from helpers import random_photo
+from style_app.paintings import painting_paths
 from style_app.stylizer import Stylizer
-from style_app.weights import available_models
+from style_app.weights import (SHIPPED_ENV, WEIGHTS_ENV, available_models, find_model, shipped_weights_dir,
+                               user_weights_dir)
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 NORMS = {"instance", "batch", "layer", "group"}
@@ -47,3 +50,25 @@ def test_each_shipped_style_stylizes_differently(zoo):
     for i in range(len(values)):
         for j in range(i):
             assert np.abs(values[i] - values[j]).mean() > 2  # a distinct painting each, not one network
+
+
+def test_zoo_metadata_names_no_folder_of_the_training_machine(zoo):
+    """A user has none of the folders the zoo was trained from: the headers keep file names only."""
+    for m in zoo:
+        config = m.metadata["train_config"]
+        paths = painting_paths(config["style_image"]) + [config[k] for k in ("content_dir", "val_dir", "vgg_weights")]
+        assert all(not Path(p).is_absolute() and ".." not in Path(p).parts for p in paths), (m.path.name, paths)
+        assert "shared" not in json.dumps(m.metadata), m.path.name
+
+
+def test_the_zoo_and_the_users_folder_are_both_listed(weights_folder, monkeypatch):
+    monkeypatch.delenv(SHIPPED_ENV)
+    monkeypatch.setenv(WEIGHTS_ENV, str(weights_folder))
+    assert shipped_weights_dir() == WEIGHTS and user_weights_dir() == weights_folder
+    folders = {m.path.parent for m in available_models()}
+    assert folders == {WEIGHTS, weights_folder}
+    # a user's model wins over the shipped one of the same name
+    assert find_model("starry_night", "instance").path == weights_folder / "starry_night_instance.safetensors"
+    assert find_model("the_scream", "instance").path.parent == WEIGHTS
+    monkeypatch.setenv(SHIPPED_ENV, "0")
+    assert {m.path.parent for m in available_models()} == {weights_folder}

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 
 import gradio as gr
 import numpy as np
@@ -10,7 +12,6 @@ import torch
 from helpers import random_photo
 from gradio.data_classes import ImageData
 
-from helpers import running_app
 from models.transformer import TransformerNet
 from style_app.web import handlers
 from style_app.errors import ImageError, StyleAppError
@@ -185,13 +186,16 @@ def test_loss_curves_come_from_the_model_metadata(shipped, tmp_path, monkeypatch
         handlers.loss_curves("curvy", "beauty")
 
 
-def test_user_errors_become_visible_gradio_errors():
+def test_user_errors_become_visible_gradio_errors_logged_in_one_line(caplog):
     @user_errors
     def fails():
         raise ImageError("photo.jpg: corrupt")
 
-    with pytest.raises(gr.Error, match="photo.jpg: corrupt"):
+    with caplog.at_level(logging.WARNING), pytest.raises(gr.Error, match="photo.jpg: corrupt") as info:
         fails()
+    assert not info.value.print_exception  # Gradio prints no traceback for it
+    assert [r.getMessage() for r in caplog.records] == [
+        "user error in test_user_errors_become_visible_gradio_errors_logged_in_one_line.fails: photo.jpg: corrupt"]
 
 
 def test_uploads_reach_open_image_even_when_pillow_cannot_read_them(tmp_path):
@@ -202,14 +206,6 @@ def test_uploads_reach_open_image_even_when_pillow_cannot_read_them(tmp_path):
     assert upload.preprocess(None) is None
     with pytest.raises(ImageError, match="notes.jpg: not an image file Pillow can read"):
         handlers.load_photo(upload.preprocess(ImageData(path=str(garbage))))
-
-
-@pytest.fixture(scope="module")
-def client(weights_folder):
-    from gradio_client import Client
-
-    with running_app(weights_folder) as url:
-        yield Client(url, verbose=False)
 
 
 @pytest.mark.slow
@@ -245,3 +241,56 @@ def test_api_reports_bad_input_as_a_message(client, corrupt_file, photo_file):
     with pytest.raises(Exception, match="nope is not in the list of choices"):
         client.predict(image=handle_file(str(photo_file)), style="nope", norm="instance", strength=1.0,
                        preserve_color=False, api_name="/stylize")
+
+
+@pytest.mark.slow
+def test_a_users_mistake_is_one_line_in_the_server_console(server, client, tmp_path):
+    from gradio_client import handle_file
+
+    proc, _ = server
+    (tmp_path / "mistake.jpg").write_text("not a picture")
+    time.sleep(1)
+    earlier = len(proc.output)  # what other tests' calls printed
+    with pytest.raises(Exception, match="mistake.jpg: not an image file"):
+        client.predict(image=handle_file(str(tmp_path / "mistake.jpg")), style="great_wave", api_name="/compare")
+    deadline = time.monotonic() + 10
+    while not any("mistake.jpg" in line for line in proc.output) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # a traceback would follow the line
+    printed = proc.output[earlier:]
+    assert len(printed) == 1 and "user error in api_endpoints.compare: mistake.jpg: not an image" in printed[0], printed
+
+
+def components(demo: gr.Blocks, kind: type, label: str) -> list:
+    return [b for b in demo.blocks.values() if isinstance(b, kind) and b.label == label]
+
+
+def test_lab_plots_sweep_the_whole_range_of_its_sliders(shipped):
+    from style_app.web.ui import build_demo
+
+    demo = build_demo(96)
+    frame = handlers.sensitivity_frame(random_photo(4, (32, 24)), "starry_night", "contrast", max_size=16)
+    for label in ("Contrast", "Brightness"):
+        (slider,) = components(demo, gr.Slider, label)
+        assert (slider.minimum, slider.maximum) == (frame.factor.min(), frame.factor.max()), label
+    (text,) = [b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown) and "sweep" in (b.value or "")]
+    assert f"({slider.minimum:g}x to {slider.maximum:g}x)" in text
+
+
+def test_training_curves_one_plot_per_network_its_legend_in_the_apps_norm_order(tmp_path, monkeypatch):
+    """A conditional network's paintings share one curve, so they get one plot, not identical copies."""
+    from style_app.web.ui import build_demo
+
+    monkeypatch.setenv("STYLE_APP_WEIGHTS", str(tmp_path))
+    for i, norm in enumerate(("group", "layer", "batch", "instance")):  # files listed in another order
+        save_model(TransformerNet(norm, "slim", num_styles=2), tmp_path / f"zoo_{norm}.safetensors",
+                   {"styles": ["starry_night", "great_wave"], "arch": "johnson",
+                    "loss_curve": [[0, 9.0 + i, 1.0, 7.0, 1.0], [10, 4.0 + i, 1.5, 2.0, 0.5]]})
+    save_model(TransformerNet("instance", "slim"), tmp_path / "alone.safetensors",
+               {"style": "the_scream", "arch": "johnson", "loss_curve": [[0, 5.0, 1.0, 3.0, 1.0]]})
+    groups = handlers.curve_groups()
+    assert groups == [("The Starry Night, The Great Wave off Kanagawa", "great_wave"), ("The Scream", "the_scream")]
+    norms = list(dict.fromkeys(handlers.loss_curves("starry_night")["norm"]))
+    assert norms == ["Instance norm (IN)", "Batch norm (BN)", "Layer norm (LN)", "Group norm (GN)"]
+    plots = [b for b in build_demo(96).blocks.values() if isinstance(b, gr.LinePlot) and b.x == "step"]
+    assert [p.title for p in plots] == [title for title, _ in groups]

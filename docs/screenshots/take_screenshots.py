@@ -1,6 +1,6 @@
 """Screenshot each tab of a running app for docs/ui.md (Playwright + Debian's chromium).
 
-    STYLE_APP_WEIGHTS=/path/to/models python app.py --port 7860 &
+    python app.py --port 7860 &        # the shipped zoo (STYLE_APP_WEIGHTS=FOLDER adds your models)
     python docs/screenshots/take_screenshots.py http://127.0.0.1:7860/ --style "The Starry Night" \
         --blend-with "The Great Wave"
 

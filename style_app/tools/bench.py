@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from models.norms import COMPARED_NORMS
-from models.transformer import TransformerNet
-from models.vgg import VGG16_WIDTHS, VGGFeatures, vgg_layers
+from style_app.models.norms import COMPARED_NORMS
+from style_app.models.transformer import TransformerNet
+from style_app.models.vgg import VGG16_WIDTHS, VGGFeatures, vgg_layers
 from style_app.fastpath import InferenceNet
 from style_app.training.losses import PerceptualLoss
 from style_app.runtime import autocast, autocast_dtype, cpu_has_fast_bf16
@@ -169,8 +169,8 @@ _RSS_SCRIPT = """
 import json, resource, sys, time
 import torch
 from PIL import Image
-from models.norms import COMPARED_NORMS
-from models.transformer import TransformerNet
+from style_app.models.norms import COMPARED_NORMS
+from style_app.models.transformer import TransformerNet
 from style_app.stylizer import Stylizer
 size, arch, norm = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 stylizer = Stylizer(TransformerNet(norm, arch), {}, "cpu")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
 
-from models.norms import NORMS, norm_label
+from style_app.models.norms import NORMS, norm_label
 from style_app.stylizer import cached_stylizer
 from style_app.weights import available_models, find_model
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from models.vgg import VGGFeatures, VGGWeightsError, load_vgg
+from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
 from style_app.tools import quality
 from style_app.training.data import resize_shorter
 from style_app.errors import ImageError, StyleAppError
@@ -136,7 +136,7 @@ def evaluate(content_dir: str | os.PathLike, style_dir: str | os.PathLike | None
     <grid_dir>/<style>.jpg: the first photos beside the painting and every scored picture."""
     models = _models(weights) if weights else ([] if stylized_dirs else available_models())
     if not models and not stylized_dirs:
-        raise StyleAppError("no models to evaluate in the weights folder")
+        raise StyleAppError("no models to evaluate in the weights folders")
     paths = list_images(content_dir)[:limit]
     if not paths:
         raise StyleAppError(f"{content_dir}: no photos to evaluate on")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.transformer import TransformerNet
+from style_app.models.transformer import TransformerNet
 from style_app.errors import StyleAppError
 
 #: Smallest height/width the exported graph accepts (PyTorch pads smaller images; ONNX does not).
@@ -19,7 +19,8 @@ TOLERANCE = 1e-3  # largest absolute difference (images in [0, 1]) accepted agai
 
 
 def export_onnx(model: TransformerNet, path: str | os.PathLike) -> Path:
-    """Write `model` (fp32) as ONNX with dynamic batch, height and width (at least MIN_SIDE)."""
+    """Write `model` (fp32) as one ONNX file with dynamic batch, height and width (at least MIN_SIDE);
+    the weights sit inside it (a few MB), not in a .data file beside it."""
     try:
         import onnx  # noqa: F401  (the exporter needs it; fail with an install hint instead)
         import onnxscript  # noqa: F401
@@ -33,7 +34,7 @@ def export_onnx(model: TransformerNet, path: str | os.PathLike) -> Path:
     with torch.no_grad():
         torch.onnx.export(model.float().eval(), (torch.rand(2, 3, 64, 64),), str(path), input_names=["image"],
                           output_names=["stylized"], dynamic_shapes={"x": {0: batch, 2: height, 3: width}},
-                          dynamo=True, verbose=False)
+                          dynamo=True, external_data=False, verbose=False)
     return path
 
 

@@ -1,7 +1,7 @@
 """Perceptual losses (Johnson et al. 2016), normalized so one set of weights fits any VGG.
 
-VGG activations differ in scale by orders of magnitude between weight releases (the Caffe
-weights in ../shared give far larger activations than torchvision's). Each term is therefore
+VGG activations differ in scale by orders of magnitude between weight releases (VGG-16 weights
+converted from Caffe give far larger activations than torchvision's). Each term is therefore
 relative: the content loss is ||F(y) - F(x)||^2 / ||F(x)||^2 and the style loss of a layer is
 ||G(y) - G(s)||^2 / ||G(s)||^2, averaged over the style layers. Both are scale-free, so the
 same content/style/tv weights work whatever weights the loss network has, and a style loss of
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.vgg import VGGFeatures
+from style_app.models.vgg import VGGFeatures
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 CONTENT_LAYERS = ("relu2_2", "relu3_3")

@@ -22,8 +22,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from models.transformer import TransformerNet
-from models.vgg import VGGFeatures, VGGWeightsError, load_vgg
+from style_app.models.transformer import TransformerNet
+from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
 from style_app.training.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, TrainingError
 from style_app.images import fit_within, list_images, open_image, to_tensor

@@ -15,18 +15,20 @@ import torch
 from PIL import Image
 
 from style_app.web import lab
-from models.norms import COMPARED_NORMS, NORMS, norm_label
+from style_app.models.norms import COMPARED_NORMS, NORMS, norm_label
 from style_app.tools.compare import NormResult, compare_norms
 from style_app.errors import ImageError, StyleAppError
 from style_app.images import fit_within, open_image
 from style_app.runtime import resolve_device
 from style_app.stylizer import cached_stylizer
-from style_app.weights import available_models, weights_dir
+from style_app.weights import available_models, file_styles, weights_dirs
 
 #: Uploads whose longer side exceeds this are shrunk before anything else (the app's --max-side).
 DEFAULT_MAX_SIDE = 1024
 LOSS_TERMS = ("total", "content", "style", "tv")  # the columns after `step` in loss_curve
 SCORES_FILE = "scores.json"
+#: The lab's contrast and brightness factors: its plots sweep these, its sliders span the same range.
+ADJUSTMENT_FACTORS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 
 
 @dataclass
@@ -132,11 +134,17 @@ def latency_table(results: list[NormResult], style: str) -> pd.DataFrame:
 
 
 def held_out_scores() -> dict[tuple[str, str, str], dict]:
-    """The shipped models' `style-app evaluate --json` results, stored as SCORES_FILE in the
-    weights folder, keyed by (style, norm, arch); empty when there is none or it is unreadable."""
+    """The models' `style-app evaluate --json` results, stored as SCORES_FILE beside them in each
+    weights folder, keyed by (style, norm, arch); a folder without a readable one adds nothing."""
+    scores: dict[tuple[str, str, str], dict] = {}
+    for folder in reversed(weights_dirs()):  # the user's scores win a tie, as the user's models do
+        scores.update(_scores_file(folder / SCORES_FILE))
+    return scores
+
+
+def _scores_file(path: Path) -> dict[tuple[str, str, str], dict]:
     try:
-        rows = json.loads((weights_dir() / SCORES_FILE).read_text())
-        return {(r["style"], r["norm"], r["arch"]): r for r in rows}
+        return {(r["style"], r["norm"], r["arch"]): r for r in json.loads(path.read_text())}
     except (OSError, ValueError, TypeError, KeyError):
         return {}
 
@@ -180,7 +188,7 @@ def adjusted_outputs(photo: Image.Image, style: str, contrast: float, brightness
 
 
 def sensitivity_frame(photo: Image.Image, style: str, adjustment: str,
-                      factors: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0),
+                      factors: tuple[float, ...] = ADJUSTMENT_FACTORS,
                       max_size: int | None = 128) -> pd.DataFrame:
     """`lab.sensitivity` as a plot-ready frame (norm, factor, change)."""
     return pd.DataFrame(lab.sensitivity(photo, style, adjustment, factors, max_size))
@@ -203,14 +211,28 @@ def batch_dependence(photo: Image.Image, style: str, companions: list[Image.Imag
     return tiles, summary
 
 
+def curve_groups(arch: str = "johnson") -> list[tuple[str, str]]:
+    """One (title, style) per set of paintings learned together: a conditional network records one
+    loss curve for all its paintings (averaged over them), so they share one plot; `style` is one
+    of them, for `loss_curves`."""
+    models = [info for info in available_models() if info.arch == arch]
+    titles = {info.style: info.describe()["title"] for info in models}
+    groups: dict[tuple[str, ...], str] = {}
+    for info in models:
+        groups.setdefault(tuple(file_styles(info.metadata)), info.style)
+    return [(", ".join(titles.get(s, s) for s in styles), style) for styles, style in groups.items()]
+
+
 def loss_curves(style: str, term: str = "total", arch: str = "johnson") -> pd.DataFrame:
-    """The training loss curves recorded in the shipped `arch` models of `style`: (step, loss, norm).
-    One architecture only: a slim model's curve would otherwise run into the same norm's line."""
+    """The training loss curves recorded in the `arch` models of `style`: (step, loss, norm), the
+    norms in the app's order (IN, BN, LN, GN), which is also the plots' legend order. One
+    architecture only: a slim model's curve would otherwise run into the same norm's line."""
     if term not in LOSS_TERMS:
         raise StyleAppError(f"unknown loss term {term!r}; choose one of {', '.join(LOSS_TERMS)}")
     column = 1 + LOSS_TERMS.index(term)
+    models = sorted((info for info in available_models() if info.style == style and info.arch == arch),
+                    key=lambda info: list(NORMS).index(info.norm) if info.norm in NORMS else len(NORMS))
     rows = [(point[0], point[column], norm_label(info.norm))
-            for info in available_models() if info.style == style and info.arch == arch
-            for point in info.metadata.get("loss_curve") or []]
+            for info in models for point in info.metadata.get("loss_curve") or []]
     return pd.DataFrame(rows, columns=["step", "loss", "norm"])
 

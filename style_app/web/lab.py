@@ -2,7 +2,7 @@
 
 Three lessons, each computed with the real layers and the shipped networks, never hard-coded:
 
-- the seed notebook's 2x3x2x2 tensor through `make_norm`, to read the numbers by hand;
+- the seed tensor, a 2x3x2x2 batch small enough to check by hand, through `make_norm`;
 - contrast/brightness sweeps: instance norm divides out a per-channel gain and offset of the photo,
   so its output should barely move; here it is measured, not assumed;
 - batch norm with batch statistics: the same photo comes out differently depending on which other
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from PIL import Image, ImageEnhance
 
-from models.norms import NORM_KINDS, make_norm, norm_label, with_batch_statistics
+from style_app.models.norms import NORM_KINDS, make_norm, norm_label, with_batch_statistics
 from style_app.tools.compare import NormResult, compare_norms
 from style_app.images import fit_within, to_image, to_tensor
 from style_app.stylizer import cached_stylizer
@@ -25,7 +25,7 @@ ADJUSTMENTS = ("contrast", "brightness")
 
 
 def seed_tensor() -> torch.Tensor:
-    """The seed notebook's batch of two 3-channel 2x2 images; image 2 is image 1 plus 10."""
+    """The seed tensor: a batch of two 3-channel 2x2 images; image 2 is image 1 plus 10."""
     img1 = torch.tensor([[[0, 1], [0, 1]], [[2, 3], [2, 3]], [[0, 0], [0, 0]]], dtype=torch.float32)
     return torch.stack([img1, img1 + 10])
 
@@ -33,7 +33,7 @@ def seed_tensor() -> torch.Tensor:
 @torch.no_grad()
 def normalize_seed(kind: str) -> torch.Tensor:
     """The seed tensor through a fresh `make_norm(kind, 3)`; batch norm in training mode, so it
-    uses the batch statistics, as the notebook's figures do."""
+    uses the statistics of this batch."""
     if kind not in NORM_KINDS:
         raise ValueError(f"unknown norm {kind!r}; valid kinds: {', '.join(NORM_KINDS)}")
     return make_norm(kind, 3).train()(seed_tensor())

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import gradio as gr
 from PIL import Image
 
-from models.norms import COMPARED_NORMS, norm_label
+from style_app.models.norms import COMPARED_NORMS, norm_label
 from style_app.runtime import resolve_device
 from style_app.web import handlers
 from style_app.web.widgets import (EXAMPLE_PHOTOS, change_plot, example_photos, norm_plot, photo_and_style,
@@ -83,10 +83,10 @@ def stylize_tab(max_side: int) -> StylizeTab:
                 norm = gr.Radio(norms, value=norms[0][1] if norms else None, label="Normalization")
                 strength = gr.Slider(0, 1, value=1, step=0.05, label="Strength (0 = photo)")
                 color = gr.Checkbox(label="Preserve the photo's colours")
-                with gr.Row():
-                    blend_with = gr.Dropdown([("no blend", "")] + handlers.style_choices(), value="",
-                                             label="Blend with another painting")
-                    blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend weight")
+                # the column's full width, so long painting titles show whole
+                blend_with = gr.Dropdown([("no blend", "")] + handlers.style_choices(), value="",
+                                         label="Blend with another painting")
+                blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend weight")
                 size = gr.Slider(64, max_side, value=min(DEFAULT_OUTPUT_SIZE, max_side), step=32,
                                  label="Output size (longer side, px)")
                 run = gr.Button("Stylize", variant="primary")
@@ -118,11 +118,11 @@ def compare_tab(max_side: int) -> CompareTab:
             run = gr.Button("Compare", variant="primary")
         gallery = gr.Gallery(label="IN, BN, LN, GN", columns=4, height=360, object_fit="contain", format="png",
                              elem_id="compare-gallery")
-        with gr.Row():
-            latency = gr.Dataframe(label="Per model: latency on this photo; on held-out photos, style "
-                                   "ratio (lower = closer to the painting) and content loss", interactive=False)
-            gr.Dataframe(handlers.averaging_table(), label="What each norm averages over "
-                         "(activations shaped N x C x H x W)", interactive=False)
+        # one above the other: side by side, the four score columns did not fit
+        latency = gr.Dataframe(label="Per model: latency on this photo; on held-out photos, style "
+                               "ratio (lower = closer to the painting) and content loss", interactive=False)
+        gr.Dataframe(handlers.averaging_table(), label="What each norm averages over "
+                     "(activations shaped N x C x H x W)", interactive=False)
 
     @user_errors
     def show(image, style, bn_stats, size):
@@ -135,7 +135,7 @@ def compare_tab(max_side: int) -> CompareTab:
 
 
 def seed_tab() -> None:
-    """Lab (a): the seed notebook's tensor through each norm, to read the numbers by hand."""
+    """Lab (a): the seed tensor through each norm, to read the numbers by hand."""
     with gr.Tab("(a) The seed tensor"):
         gr.Markdown("A batch of two 3-channel 2x2 images; image 2 is image 1 plus 10. "
                     "Pick a norm and read its output (fresh layer: scale 1, shift 0; batch "
@@ -149,15 +149,16 @@ def seed_tab() -> None:
 
 def contrast_tab(max_side: int) -> None:
     """Lab (b): how far each norm's output moves when the photo's contrast or brightness changes."""
+    low, high = min(handlers.ADJUSTMENT_FACTORS), max(handlers.ADJUSTMENT_FACTORS)
     with gr.Tab("(b) Contrast and brightness"):
         gr.Markdown("Rescale the photo's contrast and brightness before stylizing. Each "
                     "output is captioned with how far it moved, Δ (mean absolute "
                     "difference, 0-255), from the output for the original photo; the plots sweep each "
-                    "slider's range. Instance norm removes a per-channel gain and offset, "
-                    "so it should move least; clipping at black and white limits that.")
+                    f"slider's range ({low:g}x to {high:g}x). Instance norm removes a per-channel gain and "
+                    "offset, so it should move least; clipping at black and white limits that.")
         with photo_and_style() as (image, style):
-            contrast = gr.Slider(0.25, 2, value=1.5, step=0.05, label="Contrast")
-            brightness = gr.Slider(0.25, 2, value=0.6, step=0.05, label="Brightness")
+            contrast = gr.Slider(low, high, value=1.5, step=0.05, label="Contrast")
+            brightness = gr.Slider(low, high, value=0.6, step=0.05, label="Brightness")
             run = gr.Button("Run", variant="primary")
         gallery = gr.Gallery(label="The adjusted photo and each norm's output", columns=5, height=280,
                              object_fit="contain", elem_id="lab-contrast-gallery")
@@ -197,18 +198,22 @@ def batch_tab(max_side: int) -> None:
 
 
 def curves_tab() -> None:
-    """The loss curves recorded in the shipped models, one plot per painting, a line per norm."""
+    """The loss curves recorded in the models, a plot per set of paintings learned together, a line
+    per norm."""
     with gr.Tab("Training curves"):
-        gr.Markdown("Loss per training step, recorded when the shipped models were trained.")
+        gr.Markdown("Loss per training step, recorded when the models were trained, one line per norm. "
+                    "A network that learned several paintings (the shipped ones each learned all four, "
+                    "in turn) recorded one curve for all of them, averaged over the paintings: so its "
+                    "paintings share one plot.")
         term = gr.Radio(list(handlers.LOSS_TERMS), value="total", label="Loss term")
         plots = []
         with gr.Row(equal_height=True):
-            for label, slug in handlers.style_choices():
+            for title, slug in handlers.curve_groups():
                 curves = handlers.loss_curves(slug)
                 if curves.empty:
-                    gr.Markdown(f"**{label}**: no loss curve recorded in these weights.")
+                    gr.Markdown(f"**{title}**: no loss curve recorded in these weights.")
                     continue
-                plots.append((slug, norm_plot(curves, x="step", y="loss", title=label, height=300, min_width=560)))
+                plots.append((slug, norm_plot(curves, x="step", y="loss", title=title, height=300, min_width=560)))
     if plots:
         term.change(lambda t: [handlers.loss_curves(slug, t) for slug, _ in plots], term,
                     [plot for _, plot in plots], api_visibility="private")

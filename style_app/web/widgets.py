@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Callable, Iterator
 
 import gradio as gr
 from gradio.media import get_image
 from PIL import Image
 
-from models.norms import NORMS
+from style_app.models.norms import NORMS
 from style_app.errors import StyleAppError
 from style_app.web import handlers
 
 #: Example photos: the sample images that ship inside the gradio package (none are committed here).
 EXAMPLE_PHOTOS = ("cheetah.jpg", "tower.jpg", "groot.jpeg", "lion.jpg")
+LOG = logging.getLogger(__name__)
 NORM_COLORS = dict(zip((kind.label for kind in NORMS.values()), ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f")))
 
 
@@ -34,14 +36,17 @@ def pass_paths_unopened(image: gr.Image) -> gr.Image:
 
 
 def user_errors(func: Callable) -> Callable:
-    """Show a `StyleAppError` as a visible `gr.Error` message instead of a failed request."""
+    """Show a `StyleAppError` as a visible `gr.Error` message instead of a failed request, and log
+    it as one line: a user's mistake is no bug, so the server console gets no traceback for it
+    (anything else still fails with Gradio's traceback)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except StyleAppError as e:
-            raise gr.Error(str(e)) from None
+            LOG.warning("user error in %s: %s", func.__qualname__.replace(".<locals>", ""), e)
+            raise gr.Error(str(e), print_exception=False) from None
 
     return wrapper
 
