@@ -4,9 +4,7 @@ CI installs chromium with .ci/install-browser.sh; the test is skipped only where
 """
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,23 +18,27 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                                    reason=f"{CHROMIUM} not installed (run .ci/install-browser.sh)")]
 
 
-@contextlib.contextmanager
-def browser_page(url: str) -> Iterator["playwright.sync_api.Page"]:
+@pytest.fixture(scope="module")
+def browser():
     from playwright.sync_api import sync_playwright  # the test extra installs it
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(60_000)
-        page.goto(url)
-        yield page
+        yield browser
         browser.close()
 
 
+def new_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    return page
+
+
 @pytest.fixture(scope="module")
-def page(weights_folder):
-    with running_app(weights_folder) as url, browser_page(url) as page:
-        yield page
+def page(browser, weights_folder):
+    with running_app(weights_folder) as url:
+        yield new_page(browser, url)
 
 
 @pytest.fixture(scope="module")
@@ -76,20 +78,20 @@ def test_unreadable_upload_shows_a_message_not_a_traceback(page, tmp_path):
     assert "Traceback" not in page.content()
 
 
-def test_add_a_painting_and_find_it_in_the_style_lists(conditional_app, tmp_path):
+def test_add_a_painting_and_find_it_in_the_style_lists(browser, conditional_app, tmp_path):
     url, folder = conditional_app
     painting = tmp_path / "test_art.png"
     random_photo(12, (64, 64)).save(painting)
-    with browser_page(url) as page:
-        page.get_by_role("tab", name="Add a painting").click()
-        panel = page.get_by_role("tabpanel").filter(has=page.locator("#add-style-status"))
-        panel.locator("input[type=file]").first.set_input_files(str(painting))
-        panel.get_by_label("Steps").fill("6")
-        panel.get_by_role("button", name="Start", exact=True).click()
-        page.locator("#add-style-status").get_by_text("done: added test_art, Instance norm (IN)").wait_for()
-        assert panel.locator("img").count() >= 1  # the preview of a held-out photo
-        page.get_by_role("tab", name="Stylize").click()
-        page.get_by_label("Style (painting, artist)").first.click()
-        page.get_by_role("option", name="Test Art").wait_for()
-        page.screenshot(path=tmp_path / "added.png", full_page=True)
+    page = new_page(browser, url)
+    page.get_by_role("tab", name="Add a painting").click()
+    panel = page.get_by_role("tabpanel").filter(has=page.locator("#add-style-status"))
+    panel.locator("input[type=file]").first.set_input_files(str(painting))
+    panel.get_by_label("Steps").fill("6")
+    panel.get_by_role("button", name="Start", exact=True).click()
+    page.locator("#add-style-status").get_by_text("done: added test_art, Instance norm (IN)").wait_for()
+    assert panel.locator("img").count() >= 1  # the preview of a held-out photo
+    page.get_by_role("tab", name="Stylize").click()
+    page.get_by_label("Style (painting, artist)").first.click()
+    page.get_by_role("option", name="Test Art").wait_for()
+    page.screenshot(path=tmp_path / "added.png", full_page=True)
     assert (folder / "test_art_tiny_instance.safetensors").is_file()
