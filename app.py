@@ -1,4 +1,5 @@
-"""Launch the web UI: `python app.py [--host 127.0.0.1] [--port 7860] [--share] [--max-side 1024]`."""
+"""Launch the web UI: `python app.py [--host 127.0.0.1] [--port 7860] [--share] [--max-side 1024]
+[--weights-dir DIR] [--content-dir DIR]`."""
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     parser.add_argument("--max-side", type=int, default=1024, help="uploads larger than this are downscaled")
+    parser.add_argument("--weights-dir", help="your models and added paintings (default: env STYLE_APP_WEIGHTS)")
+    parser.add_argument("--content-dir", help="training photos for added paintings (default: env "
+                        "STYLE_APP_CONTENT_DIR, else the networks' own)")
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")  # a user's mistake: one line each
+    from style_app.training.add_style import CONTENT_DIR_ENV
+    from style_app.weights import use_user_weights_dir
+
+    use_user_weights_dir(args.weights_dir)
+    if args.content_dir:
+        os.environ[CONTENT_DIR_ENV] = args.content_dir
     from style_app.web.serving import harden_server
 
     harden_server()  # before the server starts its threads (see style_app/web/serving.py)

@@ -1,4 +1,4 @@
-"""`style-app`: train, stylize, compare and list, as thin wrappers over the library."""
+"""`style-app`: train, add a style, stylize, compare and list, as thin wrappers over the library."""
 from __future__ import annotations
 
 import argparse
@@ -25,6 +25,8 @@ class Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from style_app.weights import use_user_weights_dir
+        use_user_weights_dir(getattr(args, "weights_dir", None))
         return args.run(args) or 0
     except StyleAppError as e:
         print(f"style-app: error: {e}", file=sys.stderr)
@@ -37,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> Parser:
     parser = Parser(prog="style-app", description="Fast neural style transfer with swappable normalization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add_command in (add_train, add_stylize, add_compare, add_evaluate, add_list, add_bench, add_export,
-                        add_vgg_weights):
+    for add_command in (add_train, add_add_style, add_stylize, add_compare, add_evaluate, add_list, add_bench,
+                        add_export, add_vgg_weights):
         add_command(sub)
     return parser
 
@@ -54,6 +56,31 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.add_argument("--norm", default=defaults["norm"], choices=NORM_KINDS)
     p.add_argument("--arch", default=defaults["arch"], help="network architecture (johnson)")
+    add_training_flags(p, defaults)
+    p.set_defaults(run=run_train)
+
+
+def add_add_style(sub: argparse._SubParsersAction) -> None:
+    """`style-app add-style`: a new painting for a conditional network, its norm parameters only.
+    Loss settings left out are the network's own (None here)."""
+    from style_app.training.train import TrainConfig
+    p = sub.add_parser("add-style", help="learn a new painting for a conditional network in minutes "
+                       "(a new row of norm scale and shift; the convolutions stay frozen)")
+    p.add_argument("painting", metavar="PAINTING")
+    p.add_argument("--base", required=True, metavar="NETWORK_OR_NORM",
+                   help="a conditional network file, or a norm (instance, batch, layer, group): that norm's shipped one")
+    p.add_argument("--name", help="the style's name (default: from the painting's file name)")
+    p.add_argument("--out", help="style file to write (default: <weights dir>/<name>_<network>.safetensors)")
+    add_weights_dir(p)
+    p.add_argument("--content-dir", help="training photos (default: env STYLE_APP_CONTENT_DIR, else the network's)")
+    p.add_argument("--init", help="start from this style of the network, 'mean', or 'auto' (default: whichever "
+                   "has the lower loss for the painting)")
+    add_training_flags(p, {f.name: None for f in fields(TrainConfig)})
+    p.set_defaults(run=run_add_style)
+
+
+def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
+    """The flags `train` and `add-style` share: TrainConfig's numbers and loss, and how to run."""
     for name in ("steps", "batch_size", "image_size", "style_size", "seed", "checkpoint_every", "workers",
                  "log_every"):
         p.add_argument("--" + name.replace("_", "-"), type=int, default=defaults[name])
@@ -70,7 +97,6 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-fast", dest="fast", action="store_false",
                    help="plain fp32 (no bf16 autocast / channels_last / AMP)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=run_train)
 
 
 def add_stylize(sub: argparse._SubParsersAction) -> None:
@@ -85,6 +111,7 @@ def add_stylize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
     p.add_argument("--max-size", type=int, help="shrink so the longer side is at most this")
     p.add_argument("--device", default="auto")
+    add_weights_dir(p)
     p.set_defaults(run=run_stylize)
 
 
@@ -97,6 +124,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, help="grid image to write")
     p.add_argument("--max-size", type=int, default=512, help="longer side of each tile")
     p.add_argument("--device", default="auto")
+    add_weights_dir(p)
     p.set_defaults(run=run_compare)
 
 
@@ -120,9 +148,10 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def add_list(sub: argparse._SubParsersAction) -> None:
-    """`style-app list`: the shipped models."""
-    p = sub.add_parser("list", help="the shipped models")
+    """`style-app list`: the shipped models, yours and your added styles."""
+    p = sub.add_parser("list", help="the shipped models, yours and your added styles")
     p.add_argument("--json", action="store_true", help="machine-readable list")
+    add_weights_dir(p)
     p.set_defaults(run=run_list)
 
 
@@ -160,6 +189,10 @@ def add_vgg_weights(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_vgg_weights)
 
 
+def add_weights_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights-dir", help="your own models and added styles (default: env STYLE_APP_WEIGHTS)")
+
+
 def add_model_choice(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", help="shipped style slug (see `style-app list`)")
     p.add_argument("--norm", default="instance", choices=NORM_KINDS)
@@ -188,6 +221,17 @@ def run_train(args: argparse.Namespace) -> None:
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
     path = train(cfg, progress=not args.quiet)
     print(f"wrote {path}")
+
+
+def run_add_style(args: argparse.Namespace) -> None:
+    from style_app.training.add_style import add_style_config
+    from style_app.training.train import TrainConfig, train
+
+    given = {"style_image", "content_dir", "out", "base", "name", "norm", "arch"}
+    settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in given}
+    cfg = add_style_config(args.painting, args.base, args.name, args.out, args.content_dir, **settings)
+    path = train(cfg, progress=not args.quiet)
+    print(f"wrote {path}: style {cfg.name} for {Path(cfg.base).name}")
 
 
 def run_stylize(args: argparse.Namespace) -> None:

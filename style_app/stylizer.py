@@ -16,8 +16,9 @@ from style_app.errors import StyleAppError, WeightsError
 from style_app.images import fit_within, to_image, to_rgb, to_tensor
 from style_app.fastpath import InferenceNet
 from style_app.runtime import resolve_device
+from style_app.style_files import load_network
 from style_app.tiling import TILE_ABOVE_PIXELS, stylize_tiled
-from style_app.weights import file_styles, find_model, load_model
+from style_app.weights import file_styles, find_model
 
 
 class Stylizer:
@@ -47,12 +48,13 @@ class Stylizer:
     @classmethod
     def from_file(cls, path: str | os.PathLike, device: str = "auto", fast: bool = True,
                   style: str | None = None) -> "Stylizer":
-        """Any style_app .safetensors file; `style` picks one of a conditional file's styles
-        (default: its first)."""
-        model, metadata = load_model(path)
+        """Any style_app .safetensors file: a network (with the styles added to it in the weights
+        folders) or an added style's file (on its network); `style` picks one of the network's
+        styles (default: the style file's own, else the network's first)."""
+        model, metadata = load_network(path)
         stylizer = cls(model, metadata, device, fast)
         if model.num_styles > 1:
-            stylizer.set_style(style or file_styles(metadata)[0])
+            stylizer.set_style(style or metadata.get("default_style") or file_styles(metadata)[0])
         return stylizer
 
     def set_style(self, style: str | dict[str, float]) -> None:

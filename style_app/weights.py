@@ -5,11 +5,13 @@ only headers, so listing models is cheap, and style/norm names are looked up in 
 folders hold, so no name a user types can become a path.
 
 Two folders hold models: the shipped zoo (package data of the installed package; the top-level
-weights/ folder of a checkout) and the user's own, named by env STYLE_APP_WEIGHTS (never a folder
-inside the installed package).
+weights/ folder of a checkout) and the user's own, named by --weights-dir or env STYLE_APP_WEIGHTS
+(never a folder inside the installed package), which also holds the styles `add-style` learns.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -24,11 +26,14 @@ from style_app.errors import WeightsError, first_line
 from style_app.paintings import describe as describe_painting
 
 FORMAT = "style_app.transformer/1"
+#: A style added to a conditional network: its norm parameters only (style_app.style_files).
+STYLE_FORMAT = "style_app.style/1"
 WEIGHTS_ENV = "STYLE_APP_WEIGHTS"  # the user's folder of models
 SHIPPED_ENV = "STYLE_APP_SHIPPED"  # "0": leave the shipped zoo out (serve only the user's models)
 ZOO_PACKAGE_DIR = "zoo"  # where a wheel installs the checkout's weights/ folder (pyproject.toml)
 #: Metadata values that are JSON documents rather than plain strings.
-JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve", "styles", "paintings")
+JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve", "styles", "paintings", "base")
+_user_dir_override: Path | None = None
 
 
 def shipped_weights_dir() -> Path | None:
@@ -41,10 +46,18 @@ def shipped_weights_dir() -> Path | None:
     return installed if installed.is_dir() else package.parent / "weights"
 
 
+def use_user_weights_dir(directory: str | os.PathLike | None) -> None:
+    """Make `directory` the user's weights folder for this process (the CLI's and app's
+    --weights-dir); None goes back to env STYLE_APP_WEIGHTS."""
+    global _user_dir_override
+    _user_dir_override = Path(directory).expanduser() if directory else None
+
+
 def user_weights_dir() -> Path | None:
-    """The user's own models: the folder env STYLE_APP_WEIGHTS names, None when it is not set."""
+    """The user's own models and added styles: --weights-dir, else the folder env
+    STYLE_APP_WEIGHTS names, else None."""
     folder = os.environ.get(WEIGHTS_ENV)
-    return Path(folder).expanduser() if folder else None
+    return _user_dir_override or (Path(folder).expanduser() if folder else None)
 
 
 def weights_dirs() -> list[Path]:
@@ -67,29 +80,38 @@ class ModelInfo:
     def describe(self) -> dict:
         """Plain JSON-able summary (what `style-app list --json` prints)."""
         meta = self.metadata
-        conditional = len(file_styles(meta)) > 1
+        several = len(file_styles(meta)) > 1
         header = (next((p for p in meta.get("paintings", []) if p.get("style") == self.style), {})
-                  if conditional else meta)
+                  if several else meta)
         painting = {k: header.get(k) or v for k, v in describe_painting(self.style).items()}
         return {"style": self.style, "norm": self.norm, "arch": self.arch, "path": str(self.path),
-                **painting, "conditional": conditional, "steps": int(meta.get("steps", 0)),
-                "final_losses": meta.get("final_losses", {})}
+                **painting, "conditional": several or is_added_style(meta), "added": is_added_style(meta),
+                "steps": int(meta.get("steps", 0)), "final_losses": meta.get("final_losses", {})}
 
 
 def save_model(model: TransformerNet, path: str | os.PathLike, metadata: dict) -> Path:
     """Write fp16 weights + metadata atomically (temp file, then rename)."""
+    header = {"format": FORMAT, "norm": model.norm, "arch_config": model.arch.to_dict(), **metadata}
+    return write_weights(model.state_dict(), path, header)
+
+
+def write_weights(state: dict[str, torch.Tensor], path: str | os.PathLike, header: dict) -> Path:
+    """Tensors (floating point ones as fp16) and a header, written atomically: a temp file renamed
+    over `path`, so a reader or a crash never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = {"format": FORMAT, "norm": model.norm, "arch_config": model.arch.to_dict(), **metadata}
     header = {k: json.dumps(v) if k in JSON_KEYS else str(v) for k, v in header.items()}
-    state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()
-             if v.is_floating_point()}
-    state.update({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
-                  if not v.is_floating_point()})
+    state = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype).contiguous()
+             for k, v in state.items()}
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, str(tmp), metadata=header)
     os.replace(tmp, path)
     return path
+
+
+def is_added_style(metadata: dict) -> bool:
+    """Whether a header is a style file's (one style for a base network), not a network's."""
+    return metadata.get("format") == STYLE_FORMAT
 
 
 def file_styles(metadata: dict) -> list[str]:
@@ -108,7 +130,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
         meta = {k: json.loads(v) if k in JSON_KEYS else v for k, v in raw.items()}
     except (SafetensorError, OSError, ValueError) as e:
         raise WeightsError(f"{path}: not a readable safetensors file ({e})") from None
-    if meta.get("format") != FORMAT or "norm" not in meta or "arch_config" not in meta:
+    if meta.get("format") not in (FORMAT, STYLE_FORMAT) or "norm" not in meta or "arch_config" not in meta:
         raise WeightsError(f"{path}: not a style_app model (no style_app metadata)")
     return meta
 
@@ -126,7 +148,7 @@ def load_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
             expected = {k: tuple(v.shape) for k, v in TransformerNet(meta["norm"], arch, num_styles).state_dict().items()}
         with safe_open(str(path), framework="pt") as f:
             found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-        mismatch = _shape_mismatch(expected, found)
+        mismatch = shape_mismatch(expected, found)
         if mismatch:
             raise WeightsError(f"{path}: weights do not fit the network they describe ({mismatch})")
         model = TransformerNet(meta["norm"], arch, num_styles)
@@ -138,7 +160,7 @@ def load_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
     return model.eval(), meta
 
 
-def _shape_mismatch(expected: dict[str, tuple], found: dict[str, tuple]) -> str:
+def shape_mismatch(expected: dict[str, tuple], found: dict[str, tuple]) -> str:
     """The first missing, unexpected or wrongly shaped tensor, in words; '' when all fit."""
     for name in sorted(expected.keys() - found.keys()):
         return f"tensor {name} is missing"
@@ -152,7 +174,8 @@ def _shape_mismatch(expected: dict[str, tuple], found: dict[str, tuple]) -> str:
 
 def available_models(directory: str | os.PathLike | None = None) -> list[ModelInfo]:
     """Every readable model in `directory`, else in the user's folder and the shipped zoo, sorted
-    by style, arch, norm (a user's model before a shipped one of the same name)."""
+    by style, arch, norm (a user's model before a shipped one of the same name). An added style
+    is listed while the network it was learned for is there."""
     folders = [Path(directory)] if directory else weights_dirs()
     found = []
     for path in [p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.safetensors"))]:
@@ -160,6 +183,8 @@ def available_models(directory: str | os.PathLike | None = None) -> list[ModelIn
             meta = read_metadata(path)
         except WeightsError:
             continue  # a stray or broken file must not hide the good ones
+        if is_added_style(meta) and find_base(path, meta) is None:
+            continue
         found += [ModelInfo(path, style or path.stem, meta["norm"], meta.get("arch", "johnson"), meta)
                   for style in file_styles(meta)]
     return sorted(found, key=lambda m: (m.style, m.arch, m.norm))
@@ -178,3 +203,43 @@ def find_model(style: str, norm: str, arch: str = "johnson",
     norms = sorted({m.norm for m in models if m.style == style and m.arch == arch})
     raise WeightsError(f"no {arch} model for style {style!r} with norm {norm!r}; "
                        f"available norms: {', '.join(norms) or 'none'}")
+
+
+def weights_hash(path: str | os.PathLike) -> str:
+    """SHA-256 of a safetensors file's tensors (names, dtypes, shapes and values), not of its
+    header's metadata: the identity of a network, whatever its file is called or says of itself."""
+    path = Path(path)
+    stat = path.stat()
+    return _tensors_hash(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _tensors_hash(path: str, mtime_ns: int, size: int) -> str:
+    data = Path(path).read_bytes()
+    try:
+        length = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8:8 + length])
+        header.pop("__metadata__", None)
+        body, digest = memoryview(data)[8 + length:], hashlib.sha256()
+        for name in sorted(header):
+            start, end = header[name]["data_offsets"]
+            digest.update(f"{name}:{header[name]['dtype']}:{header[name]['shape']};".encode())
+            digest.update(body[start:end])
+    except (ValueError, KeyError, TypeError) as e:
+        raise WeightsError(f"{path}: not a readable safetensors file ({first_line(e)})") from None
+    return digest.hexdigest()
+
+
+def find_base(style_path: str | os.PathLike, metadata: dict) -> Path | None:
+    """The network a style file was learned for: the file whose tensors have the recorded hash,
+    looked for beside the style file and in the weights folders (the recorded name first)."""
+    style_path, base = Path(style_path), metadata.get("base") or {}
+    folders = list(dict.fromkeys([style_path.parent.resolve(), *weights_dirs()]))
+    named = [f / str(base.get("name", "")) for f in folders]
+    for path in [*named, *(p for f in folders if f.is_dir() for p in sorted(f.glob("*.safetensors")))]:
+        try:
+            if path.is_file() and path.resolve() != style_path.resolve() and weights_hash(path) == base.get("sha256"):
+                return path
+        except (OSError, WeightsError):
+            continue
+    return None

@@ -42,18 +42,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(weights_dir: str | os.PathLike) -> Iterator[str]:
-    """The app serving the models in `weights_dir`; yields its URL, stops it afterwards."""
-    with app_process(weights_dir) as (_, url):
+def running_app(weights_dir: str | os.PathLike, **env: str) -> Iterator[str]:
+    """The app serving the models in `weights_dir` (with `env` set); yields its URL, stops it afterwards."""
+    with app_process(weights_dir, **env) as (_, url):
         yield url
 
 
 @contextlib.contextmanager
-def app_process(weights_dir: str | os.PathLike, max_side: int = 96) -> Iterator[tuple[subprocess.Popen, str]]:
+def app_process(weights_dir: str | os.PathLike, max_side: int = 96, **env: str) -> Iterator[tuple[subprocess.Popen, str]]:
     """`running_app` that also yields the server process (the load test reads its memory); the
     lines it prints after start-up collect in `proc.output`."""
     env = {**os.environ, "STYLE_APP_WEIGHTS": str(weights_dir), "GRADIO_ANALYTICS_ENABLED": "False",
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", **env}
     proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(free_port()),
                              "--max-side", str(max_side)],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -94,3 +94,21 @@ def tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, **overrides) -> 
 def logged_losses(cfg: TrainConfig) -> list[float]:
     """The total loss of every training line in the run's log."""
     return [json.loads(line)["total"] for line in cfg.log_path.read_text().splitlines() if "split" not in line]
+
+
+def save_conditional_network(folder: Path, norm: str, styles: tuple[str, ...] = ("starry_night", "great_wave"),
+                             seed: int = 0) -> Path:
+    """A tiny conditional network (random weights, each style its own norm parameters) whose
+    recorded training settings make add-style on it take seconds."""
+    import torch
+
+    from style_app.models.transformer import ArchConfig, TransformerNet
+    from style_app.weights import save_model
+
+    torch.manual_seed(seed)
+    net = TransformerNet(norm, ArchConfig(channels=(4, 8, 8), res_blocks=1, edge_kernel=3), len(styles))
+    for name, param in net.named_parameters():
+        torch.nn.init.normal_(param, mean=1.0 if name.endswith(".weight") and param.dim() == 2 else 0.0, std=0.3)
+    train_config = {"image_size": 32, "style_size": 64, "batch_size": 2}
+    return save_model(net, folder / f"tiny_{norm}.safetensors",
+                      {"styles": list(styles), "arch": "johnson", "train_config": train_config})

@@ -4,6 +4,10 @@
     python docs/screenshots/take_screenshots.py http://127.0.0.1:7860/ --style "The Starry Night" \
         --blend-with "The Great Wave"
 
+    # the "Add a painting" tab while it learns a painting, then the lab's norm parameters with it
+    python app.py --port 7860 --weights-dir /tmp/my_styles --content-dir data/train &
+    python docs/screenshots/take_screenshots.py http://127.0.0.1:7860/ --add-painting udnie.jpg --add-steps 40
+
 Writes compact PNGs (256-colour, a few hundred KB at most) next to this script.
 """
 from __future__ import annotations
@@ -50,16 +54,37 @@ def run_and_wait(page: Page, panel, button: str, done) -> None:
     page.wait_for_timeout(3000)  # let images and plots finish painting
 
 
+def add_painting(page: Page, painting: str, steps: int) -> None:
+    """The "Add a painting" tab halfway through learning `painting`, then lab (d) once it is done."""
+    panel = open_tab(page, "Add a painting")
+    panel.locator("input[type=file]").first.set_input_files(painting)
+    panel.get_by_label("Steps").fill(str(steps))
+    panel.get_by_role("button", name="Start", exact=True).click()
+    page.locator("#add-style-status").get_by_text(f"step {steps // 2} of {steps}").wait_for(timeout=900_000)
+    page.wait_for_timeout(3000)
+    save_compact(page, "add_painting")
+    page.locator("#add-style-status").get_by_text("done: added").wait_for(timeout=900_000)
+    panel = open_tab(page, "Normalization lab", "(d) A painting is its norm parameters")
+    run_and_wait(page, panel, "Show", panel.get_by_text("numbers per painting"))
+    save_compact(page, "lab_parameters")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--style", help="style label to select (default: the first)")
     parser.add_argument("--blend-with", help="style label to blend in on the Stylize tab (default: none)")
+    parser.add_argument("--add-painting", help="only screenshot adding this painting file (and lab (d))")
+    parser.add_argument("--add-steps", type=int, default=40, help="steps of that training")
     args = parser.parse_args()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(args.url)
+        if args.add_painting:
+            add_painting(page, args.add_painting, args.add_steps)
+            browser.close()
+            return
 
         panel = open_tab(page, "Stylize")
         prepare(panel, args.style)

@@ -2,16 +2,20 @@
 
 One config object and one loop you can read top to bottom (`train`): `_set_up` builds the run,
 `_step` advances it, `_finish` saves it. Runs on CPU, CUDA or MPS, and data-parallel when
-started under `torchrun` (gloo on CPU, nccl on GPU).
+started under `torchrun` (gloo on CPU, nccl on GPU). With `base`, the same loop learns one more
+style for an existing conditional network, its norm parameters only (style_app.training.add_style).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
 import signal
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -24,17 +28,19 @@ from tqdm import tqdm
 
 from style_app.models.transformer import TransformerNet
 from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
+from style_app.training import add_style
 from style_app.training.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, TrainingError
 from style_app.images import fit_within, list_images, open_image, to_tensor
 from style_app.training.losses import PerceptualLoss
 from style_app.paintings import describe, painting_paths, slug
 from style_app.runtime import autocast, autocast_dtype, resolve_device
+from style_app.style_files import save_style
 from style_app.weights import save_model
 
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight",
-                     "style_weight", "tv_weight", "content_layer", "style_loss", "zoom", "lr")
+                     "style_weight", "tv_weight", "content_layer", "style_loss", "zoom", "lr", "base")
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
 
@@ -66,9 +72,14 @@ class TrainConfig:
     fast: bool = True  # bf16 autocast + channels_last on capable CPUs, AMP on CUDA
     workers: int = 1
     log_every: int = 10
+    base: str | None = None  # a conditional network: learn one more style for it, norm parameters only
+    init: str | None = None  # with base: start from this style of it, "mean", or "auto"/None (the lower loss)
+    name: str | None = None  # the style's slug, for one painting (default: its file name)
 
     def __post_init__(self) -> None:
         self.style_image = painting_paths(self.style_image)  # one path given alone counts as a list
+        if (self.name or self.base) and len(self.style_image) != 1:
+            raise TrainingError("--name and --base take one painting")
 
     @property
     def checkpoint_path(self) -> Path:
@@ -80,8 +91,8 @@ class TrainConfig:
 
     @property
     def styles(self) -> list[str]:
-        """Style slugs: the paintings' file names."""
-        return [slug(p) for p in self.style_image]
+        """Style slugs: the paintings' file names (or `name`)."""
+        return [self.name] if self.name else [slug(p) for p in self.style_image]
 
 
 @dataclass
@@ -121,6 +132,7 @@ class _Run:
     loss_fns: list[PerceptualLoss]  # one per painting
     loader: DataLoader
     val_photos: torch.Tensor | None
+    rows: list[int]  # the network's style index that each painting trains
     step: int
     last_saved: int
     window: _LossWindow = field(default_factory=_LossWindow)
@@ -131,16 +143,30 @@ class _Run:
         return self.rank == 0
 
 
-def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = True) -> Path:
-    """Train (or resume) and write `cfg.out`; returns its path. Raises TrainingError."""
-    run = _set_up(cfg, vgg)
+def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = True,
+          stop: threading.Event | None = None,
+          on_step: Callable[[int, TransformerNet], None] | None = None) -> Path:
+    """Train (or resume) and write `cfg.out`; returns its path. Raises TrainingError.
+
+    Setting `stop` (from another thread) stops like Ctrl-C: a checkpoint, then Interrupted.
+    `on_step(step, model)` runs after every step, between steps, in the training thread."""
+    with _only_writer(cfg):
+        run = _set_up(cfg, vgg)
+        return _loop(run, progress, stop, on_step)
+
+
+def _loop(run: _Run, progress: bool, stop_event: threading.Event | None,
+          on_step: Callable[[int, TransformerNet], None] | None) -> Path:
+    cfg = run.cfg
     bar = tqdm(total=cfg.steps, initial=run.step, disable=not (run.lead and progress), unit="step",
                dynamic_ncols=True, desc=f"{'+'.join(cfg.styles)}/{cfg.norm}")
     try:
-        with _StopRequests() as stop:
+        with _StopRequests(stop_event) as stop:
             for batch in _until_stopped(run.loader, stop):
                 _step(run, batch)
                 bar.update(1)
+                if on_step is not None:
+                    on_step(run.step, run.model)
                 if run.step % cfg.log_every == 0 or run.step == cfg.steps:
                     _log_losses(run, bar)
                 if run.step % cfg.checkpoint_every == 0 and run.step < cfg.steps:
@@ -166,8 +192,9 @@ def _set_up(cfg: TrainConfig, vgg: VGGFeatures | None) -> _Run:
     amp_dtype = autocast_dtype(device) if cfg.fast else None
     memory_format = torch.channels_last if cfg.fast else torch.contiguous_format
     torch.manual_seed(cfg.seed)
-    model = TransformerNet(cfg.norm, cfg.arch, len(cfg.styles)).to(device, memory_format=memory_format)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    model, rows = _network(cfg)
+    model = model.to(device, memory_format=memory_format)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     start = _resume(cfg, model, optimizer, device) if cfg.resume else 0
     if rank == 0:
         Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
@@ -175,6 +202,10 @@ def _set_up(cfg: TrainConfig, vgg: VGGFeatures | None) -> _Run:
             cfg.log_path.unlink(missing_ok=True)
     loss_fns = _loss_functions(cfg, vgg, device, memory_format)
     photos = ContentImages(list_images(cfg.content_dir), cfg.image_size, cfg.zoom)
+    if cfg.base and not cfg.resume:
+        chosen = add_style.initialise(model, cfg.init or "auto", cfg.base, loss_fns[0], photos)
+        if rank == 0:
+            _log(cfg, {"step": 0, "split": "init", **chosen})
     batches = StepBatches(len(photos), cfg.batch_size, cfg.seed, start, cfg.steps, rank, world)
     loader = DataLoader(photos, batch_sampler=batches, num_workers=cfg.workers, worker_init_fn=_ignore_interrupts,
                         persistent_workers=False, pin_memory=device.type == "cuda")
@@ -182,7 +213,15 @@ def _set_up(cfg: TrainConfig, vgg: VGGFeatures | None) -> _Run:
     return _Run(cfg, device, rank, world, amp_dtype, memory_format, model,
                 DistributedDataParallel(model) if world > 1 else model, optimizer,
                 torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16), loss_fns, loader,
-                val_photos, step=start, last_saved=start)
+                val_photos, rows, step=start, last_saved=start)
+
+
+def _network(cfg: TrainConfig) -> tuple[TransformerNet, list[int]]:
+    """The network to train and the style index of each painting: a fresh one, or with `base`
+    that network grown by one style whose norm parameters alone will train."""
+    if cfg.base:
+        return add_style.grown_network(cfg.base, cfg.norm, cfg.arch)
+    return TransformerNet(cfg.norm, cfg.arch, len(cfg.styles)), list(range(len(cfg.styles)))
 
 
 def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.device,
@@ -203,7 +242,7 @@ def _step(run: _Run, batch: torch.Tensor) -> None:
     x = batch.to(run.device, non_blocking=True).contiguous(memory_format=run.memory_format)
     style = run.step % len(run.loss_fns)
     if run.model.num_styles > 1:
-        run.model.set_style(style)
+        run.model.set_style(run.rows[style])
     with autocast(run.device, run.amp_dtype):
         losses = run.loss_fns[style](run.net(x), x)
     if not torch.isfinite(losses["total"]):
@@ -251,7 +290,10 @@ def _finish(run: _Run) -> Path:
     val = _evaluate(run) if run.val_photos is not None else None
     if val:
         _log(cfg, {"step": run.step, "split": "val", **val})
-    path = save_model(run.model, cfg.out, _metadata(cfg, run.step, val))
+    if cfg.base:
+        path = save_style(run.model, run.rows[0], cfg.out, cfg.base, _metadata(cfg, run.step, val))
+    else:
+        path = save_model(run.model, cfg.out, _metadata(cfg, run.step, val))
     if run.world > 1:
         dist.destroy_process_group()
     return path
@@ -352,7 +394,7 @@ def _evaluate(run: _Run) -> dict[str, float]:
     totals: dict[str, float] = {}
     for style, loss_fn in enumerate(run.loss_fns):
         if model.num_styles > 1:
-            model.set_style(style)
+            model.set_style(run.rows[style])
         with autocast(run.device, run.amp_dtype):
             for k, v in loss_fn(model(photos), photos).items():
                 totals[k] = totals.get(k, 0.0) + v.item() / len(run.loss_fns)
@@ -363,6 +405,7 @@ def _evaluate(run: _Run) -> dict[str, float]:
 def _metadata(cfg: TrainConfig, step: int, val: dict | None) -> dict:
     records = [json.loads(line) for line in cfg.log_path.read_text().splitlines() if line.strip()]
     train_records = [r for r in records if "split" not in r]
+    init = next((r for r in records if r.get("split") == "init"), None)
     tail = train_records[-10:]
     final = {k: round(sum(r[k] for r in tail) / len(tail), 6) for k in ("content", "style", "tv", "total")} if tail else {}
     if val:
@@ -372,8 +415,8 @@ def _metadata(cfg: TrainConfig, step: int, val: dict | None) -> dict:
     config = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in ("resume", "out")}
     styles = ({"style": cfg.styles[0], **describe(cfg.styles[0])} if len(cfg.styles) == 1 else
               {"styles": cfg.styles, "paintings": [{"style": s, **describe(s)} for s in cfg.styles]})
-    return {**styles, "arch": cfg.arch, "steps": step,
-            "train_config": config, "final_losses": final, "loss_curve": curve}
+    return {**styles, "arch": cfg.arch, "steps": step, "train_config": config, "final_losses": final,
+            "loss_curve": curve, **({"init": init["init"]} if init else {})}
 
 
 def _ignore_interrupts(worker_id: int) -> None:
@@ -411,21 +454,52 @@ def _without_worker_traceback(error: TrainingError) -> TrainingError:
     return type(error)(last.split(": ", 1)[1] if ": " in last else last)
 
 
+@contextlib.contextmanager
+def _only_writer(cfg: TrainConfig) -> Iterator[None]:
+    """Refuse to start while another process trains into the same output (its checkpoint and log
+    would be overwritten): an exclusive lock on <out>.lock, released when this run ends or dies.
+    Only the lead process (rank 0) writes, so only it locks."""
+    if int(os.environ.get("RANK", 0)) != 0:
+        yield
+        return
+    path = Path(cfg.out).with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise TrainingError(f"{cfg.out}: another training is writing this file (pid {lock.read().strip() or '?'}); "
+                                f"wait for it to finish") from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+
 class _StopRequests:
-    """Ctrl-C (SIGINT) and `kill` (SIGTERM) ask the loop to stop after the current step, so the
-    checkpoint it then writes never catches an optimizer update halfway. A second signal
-    interrupts at once (KeyboardInterrupt), without saving."""
+    """Ctrl-C (SIGINT), `kill` (SIGTERM) or the `event` (set by another thread) ask the loop to
+    stop after the current step, so the checkpoint it then writes never catches an optimizer update
+    halfway. A second signal interrupts at once (KeyboardInterrupt), without saving."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self):
-        self.requested: int | None = None
+    def __init__(self, event: threading.Event | None = None):
+        self.signal: int | None = None
+        self.event = event
         self.previous: dict[int, object] = {}
 
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None or (self.event is not None and self.event.is_set())
+
     def _handle(self, signum: int, frame: object) -> None:
-        if self.requested is not None:
+        if self.signal is not None:
             raise KeyboardInterrupt
-        self.requested = signum
+        self.signal = signum
 
     def __enter__(self) -> "_StopRequests":
         try:

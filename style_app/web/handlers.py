@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import html
 import json
 import time
 from dataclasses import dataclass
@@ -20,7 +21,10 @@ from style_app.tools.compare import NormResult, compare_norms
 from style_app.errors import ImageError, StyleAppError
 from style_app.images import fit_within, open_image
 from style_app.runtime import resolve_device
+from style_app.style_files import conditional_network
 from style_app.stylizer import cached_stylizer
+from style_app.training.add_style import add_style_config
+from style_app.web.trainer import Progress, StyleTrainer
 from style_app.weights import available_models, file_styles, weights_dirs
 
 #: Uploads whose longer side exceeds this are shrunk before anything else (the app's --max-side).
@@ -29,6 +33,8 @@ LOSS_TERMS = ("total", "content", "style", "tv")  # the columns after `step` in 
 SCORES_FILE = "scores.json"
 #: The lab's contrast and brightness factors: its plots sweep these, its sliders span the same range.
 ADJUSTMENT_FACTORS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+#: The server's one trainer: a single add-style training at a time, whoever starts it.
+TRAINER = StyleTrainer()
 
 
 @dataclass
@@ -236,3 +242,56 @@ def loss_curves(style: str, term: str = "total", arch: str = "johnson") -> pd.Da
             for info in models for point in info.metadata.get("loss_curve") or []]
     return pd.DataFrame(rows, columns=["step", "loss", "norm"])
 
+
+def base_norms() -> list[tuple[str, str]]:
+    """The norms with a conditional network, which a painting can be added to, labelled."""
+    return [(norm_label(n), n) for n in COMPARED_NORMS if conditional_network(n) is not None]
+
+
+def start_adding(painting: str | Path | None, name: str | None, norms: list[str], steps: int,
+                 preview_photo: Image.Image) -> str:
+    """Start learning the uploaded painting for each chosen norm's network in the background (one
+    after another); returns the progress report. Raises StyleAppError for a bad painting or name,
+    no norm chosen, or while another painting is being learned."""
+    TRAINER.check_idle()
+    if not norms:
+        raise StyleAppError("pick at least one normalization to learn the painting for")
+    load_photo(painting)  # not an image: the message names the upload by its file name only
+    jobs = [add_style_config(Path(painting), norm, (name or "").strip() or None, steps=int(steps), workers=0)
+            for norm in norms]
+    TRAINER.start(jobs, preview_photo)
+    return progress_report(TRAINER.progress())
+
+
+def progress_report(progress: Progress) -> str:
+    """The trainer's state as HTML: a progress bar and the steps left, or how the last run ended."""
+    if not progress.running:
+        return f"<p>{html.escape(progress.message or 'No painting is being learned.')}</p>"
+    return (f'<progress value="{progress.step}" max="{progress.steps}" style="width:100%"></progress>'
+            f"<p>{html.escape(progress.label)}: step {progress.step} of {progress.steps}, "
+            f"{progress.steps_left} steps left in all</p>")
+
+
+def cancel_adding() -> str:
+    """Stop the running training after its current step (nothing finished is removed)."""
+    if not TRAINER.cancel():
+        raise StyleAppError("no painting is being learned")
+    return progress_report(TRAINER.progress())
+
+
+def parameter_layers(norm: str) -> list[tuple[str, str]]:
+    """The conditional norm layers of the `norm` network, labelled with their channel counts."""
+    model, _ = lab.style_network(norm)
+    return [(f"{name} ({channels} channels)", name) for name, channels in lab.norm_layers(model).items()]
+
+
+def style_parameter_frames(norm: str, layer: str | None = None) -> tuple[pd.DataFrame, str]:
+    """Every style's per-channel scale and shift in one norm layer of the `norm` network (shipped and
+    added styles alike), and a sentence on how few numbers make a painting."""
+    model, metadata = lab.style_network(norm)
+    layer = layer or next(iter(lab.norm_layers(model)))
+    frame = pd.DataFrame(lab.style_parameters(model, file_styles(metadata), layer))
+    per_style, shared = lab.style_share(model)
+    return frame, (f"{norm_label(norm)}: {model.num_styles} paintings in one network. Switching painting "
+                   f"changes only the norm layers' scale and shift, {per_style:,} numbers per painting; "
+                   f"the other {shared:,} are shared by all paintings.")

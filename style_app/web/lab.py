@@ -6,7 +6,9 @@ Three lessons, each computed with the real layers and the shipped networks, neve
 - contrast/brightness sweeps: instance norm divides out a per-channel gain and offset of the photo,
   so its output should barely move; here it is measured, not assumed;
 - batch norm with batch statistics: the same photo comes out differently depending on which other
-  photos share its batch, which is why feed-forward style transfer prefers instance norm.
+  photos share its batch, which is why feed-forward style transfer prefers instance norm;
+- a painting is its norm parameters: in a conditional network each style's per-channel scale and
+  shift are all that differ between paintings (Dumoulin et al. 2017).
 """
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ from collections.abc import Sequence
 import torch
 from PIL import Image, ImageEnhance
 
-from style_app.models.norms import NORM_KINDS, make_norm, norm_label, with_batch_statistics
+from style_app.models.norms import NORM_KINDS, StyleConditional, make_norm, norm_label, with_batch_statistics
+from style_app.models.transformer import TransformerNet
+from style_app.errors import StyleAppError
+from style_app.style_files import conditional_network, load_network, per_style_keys
 from style_app.tools.compare import NormResult, compare_norms
 from style_app.images import fit_within, to_image, to_tensor
 from style_app.stylizer import cached_stylizer
@@ -93,3 +98,34 @@ def sensitivity(image: Image.Image, style: str, adjustment: str, factors: Sequen
             rows.append({"norm": norm_label(r.norm), "factor": float(factor),
                          "change": output_change(r.image, reference[r.norm])})
     return rows
+
+
+def norm_layers(model: TransformerNet) -> dict[str, int]:
+    """Each conditional norm layer's name and channel count, in network order."""
+    return {name: m.weight.shape[1] for name, m in model.named_modules() if isinstance(m, StyleConditional)}
+
+
+def style_network(norm: str) -> tuple[TransformerNet, dict]:
+    """The conditional `norm` network with every style added to it, or a StyleAppError."""
+    path = conditional_network(norm)
+    if path is None:
+        raise StyleAppError(f"no conditional {norm_label(norm)} network here: its styles share no network")
+    return load_network(path)
+
+
+def style_parameters(model: TransformerNet, styles: list[str], layer: str) -> list[dict]:
+    """Rows of {style, channel, scale, shift}: each style's norm parameters in `layer`."""
+    module = model.get_submodule(layer)
+    if not isinstance(module, StyleConditional):
+        raise StyleAppError(f"{layer!r} is not a conditional norm layer; choose one of {', '.join(norm_layers(model))}")
+    scales, shifts = module.weight.detach().tolist(), module.bias.detach().tolist()
+    return [{"style": style, "channel": c, "scale": scale, "shift": shift}
+            for style, row_scales, row_shifts in zip(styles, scales, shifts)
+            for c, (scale, shift) in enumerate(zip(row_scales, row_shifts))]
+
+
+def style_share(model: TransformerNet) -> tuple[int, int]:
+    """(numbers that belong to one style, numbers all styles share): a painting's whole footprint."""
+    per_style = sum(model.state_dict()[key].shape[1] for key in per_style_keys(model)
+                    if not key.endswith(("running_mean", "running_var")))
+    return per_style, sum(p.numel() for p in model.parameters()) - per_style * model.num_styles

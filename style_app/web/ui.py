@@ -1,8 +1,8 @@
 """The Gradio web UI: one small builder per tab, each wiring components to the plain functions in
 `style_app.web.handlers`.
 
-Four tabs (Stylize, Compare normalizations, Normalization lab, Training curves) and two named API
-endpoints for gradio_client: /stylize(image, style, norm, strength, preserve_color, blend_with,
+Five tabs (Stylize, Compare normalizations, Normalization lab, Training curves, Add a painting) and
+two named API endpoints for gradio_client: /stylize(image, style, norm, strength, preserve_color, blend_with,
 blend) -> image and /compare(image, style) -> gallery. Uploads arrive as file paths so
 `open_image` validates them; a `StyleAppError` becomes a visible `gr.Error`.
 """
@@ -15,9 +15,10 @@ from PIL import Image
 
 from style_app.models.norms import COMPARED_NORMS, norm_label
 from style_app.runtime import resolve_device
+from style_app.training.add_style import DEFAULT_STEPS
 from style_app.web import handlers
-from style_app.web.widgets import (EXAMPLE_PHOTOS, change_plot, example_photos, norm_plot, photo_and_style,
-                                   photo_input, style_dropdown, uploaded_photo, user_errors)
+from style_app.web.widgets import (EXAMPLE_PHOTOS, change_plot, example_photos, norm_plot, pass_paths_unopened,
+                                   photo_and_style, photo_input, style_dropdown, uploaded_photo, user_errors)
 
 MAX_FILE_SIZE = "25mb"
 QUEUE_SIZE = 32
@@ -26,6 +27,8 @@ DELETE_CACHE = (3600, 86400)
 DEFAULT_OUTPUT_SIZE = 512
 COMPARE_SIZE = 384  # each of the four tiles; also what /compare returns
 LAB_SIZE = 256  # the lab's pictures: small, so its sweeps answer in seconds on a CPU
+PREVIEW_PHOTO = "tower.jpg"  # the held-out photo an added painting's preview shows
+POLL_SECONDS = 1.0  # how often a page asks the trainer how far it is
 
 
 @dataclass
@@ -63,9 +66,10 @@ def build_demo(max_side: int = handlers.DEFAULT_MAX_SIDE) -> gr.Blocks:
             compare = compare_tab(max_side)
             with gr.Tab("Normalization lab"):
                 seed_tab()
-                contrast_tab(max_side)
-                batch_tab(max_side)
+                lab_styles = [contrast_tab(max_side), batch_tab(max_side)]
+                parameters_tab()
             curves_tab()
+            add_painting_tab([stylize.style, compare.style, *lab_styles], [stylize.blend_with])
         api_endpoints(max_side, stylize, compare)
     concurrency = 1 if resolve_device("auto").type == "cpu" else 2  # one CPU job already uses every core
     return demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
@@ -147,7 +151,7 @@ def seed_tab() -> None:
         norm.change(handlers.seed_table, norm, table, api_visibility="private")
 
 
-def contrast_tab(max_side: int) -> None:
+def contrast_tab(max_side: int) -> gr.Dropdown:
     """Lab (b): how far each norm's output moves when the photo's contrast or brightness changes."""
     low, high = min(handlers.ADJUSTMENT_FACTORS), max(handlers.ADJUSTMENT_FACTORS)
     with gr.Tab("(b) Contrast and brightness"):
@@ -174,9 +178,10 @@ def contrast_tab(max_side: int) -> None:
 
     run.click(show, [image, style, contrast, brightness], [gallery, contrast_plot, brightness_plot],
               api_visibility="private")
+    return style
 
 
-def batch_tab(max_side: int) -> None:
+def batch_tab(max_side: int) -> gr.Dropdown:
     """Lab (c): the batch-norm model's output for one photo depends on the rest of its batch."""
     with gr.Tab("(c) Batch norm's batch dependence"):
         gr.Markdown("The batch-norm model with batch statistics (as in training): the same "
@@ -195,6 +200,77 @@ def batch_tab(max_side: int) -> None:
         return handlers.batch_dependence(uploaded_photo(image, max_side), style, example_photos(others), LAB_SIZE)
 
     run.click(show, [image, style, others], [gallery, summary], api_visibility="private")
+    return style
+
+
+def parameters_tab() -> None:
+    """Lab (d): each style's per-channel scale and shift in one norm layer: all a painting is."""
+    with gr.Tab("(d) A painting is its norm parameters"):
+        gr.Markdown("The networks here are conditional (Dumoulin et al. 2017): their convolutions are shared "
+                    "by every painting, and each painting owns one scale and one shift per channel of each "
+                    "norm layer. Pick a network and a layer to see each painting's numbers: switching "
+                    "painting changes only these (an added painting is one more line).")
+        norms = handlers.base_norms()
+        with gr.Row():
+            norm = gr.Radio(norms, value=norms[0][1] if norms else None, label="Network")
+            layer = gr.Dropdown(handlers.parameter_layers(norms[0][1]) if norms else [], label="Norm layer")
+            run = gr.Button("Show", variant="primary")
+        summary = gr.Markdown()
+        with gr.Row():
+            scale = gr.LinePlot(x="channel", y="scale", color="style", title="Scale per channel", height=300)
+            shift = gr.LinePlot(x="channel", y="shift", color="style", title="Shift per channel", height=300)
+
+    @user_errors
+    def show(norm, layer):
+        frame, sentence = handlers.style_parameter_frames(norm, layer)
+        return frame, frame, sentence
+
+    run.click(show, [norm, layer], [scale, shift, summary], api_visibility="private")
+
+
+def add_painting_tab(style_lists: list[gr.Dropdown], blend_lists: list[gr.Dropdown]) -> None:
+    """Learn an uploaded painting for the conditional networks in a background worker; when it is
+    done the painting joins every style list of every open page."""
+    with gr.Tab("Add a painting"):
+        gr.Markdown("Upload a painting and learn it in minutes: the networks' convolutions stay frozen and "
+                    "only one new scale and shift per norm channel is trained. One painting at a time for the "
+                    "whole server; stylizing works meanwhile. Finished paintings are saved in your weights "
+                    "folder and survive a restart.")
+        with gr.Row():
+            with gr.Column():
+                painting = pass_paths_unopened(gr.Image(type="filepath", label="Painting", height=320,
+                                                        sources=["upload", "clipboard"]))
+            with gr.Column():
+                name = gr.Textbox(label="Name (lower case, digits, _; default: the file's name)")
+                norms = handlers.base_norms()
+                bases = gr.CheckboxGroup(norms, value=[n for _, n in norms[:1]], label="Learn it for")
+                steps = gr.Number(DEFAULT_STEPS, precision=0, minimum=1, maximum=100_000, label="Steps")
+                with gr.Row():
+                    start = gr.Button("Start", variant="primary")
+                    cancel = gr.Button("Cancel", variant="stop")
+            with gr.Column():
+                status = gr.HTML(handlers.progress_report(handlers.TRAINER.progress()), elem_id="add-style-status")
+                preview = gr.Image(label="Preview: a held-out photo", interactive=False, height=280)
+        seen = gr.State(handlers.TRAINER.progress().finished)
+
+    @user_errors
+    def begin(painting, name, bases, steps):
+        return handlers.start_adding(painting, name, bases, steps, example_photos([PREVIEW_PHOTO])[0])
+
+    def poll(seen_finished):
+        progress = handlers.TRAINER.progress()
+        lists = [gr.skip()] * (len(style_lists) + len(blend_lists))
+        if progress.finished != seen_finished:
+            choices = handlers.style_choices()
+            lists = ([gr.update(choices=choices)] * len(style_lists)
+                     + [gr.update(choices=[("no blend", "")] + choices)] * len(blend_lists))
+        return (handlers.progress_report(progress), gr.skip() if progress.preview is None else progress.preview,
+                progress.finished, *lists)
+
+    start.click(begin, [painting, name, bases, steps], status, api_visibility="private")
+    cancel.click(user_errors(handlers.cancel_adding), None, status, api_visibility="private")
+    gr.Timer(POLL_SECONDS).tick(poll, seen, [status, preview, seen, *style_lists, *blend_lists],
+                                api_visibility="private", show_progress="hidden", concurrency_limit=None)
 
 
 def curves_tab() -> None:

@@ -1,0 +1,127 @@
+"""Adding a painting from the web UI: one add-style training at a time for the whole server, run in
+a background thread, so the page answers (and stylizes) while it trains. Pages poll `progress()`
+for the step, the steps left and a preview; `cancel()` stops it between steps."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+
+import torch
+from PIL import Image
+
+from style_app.models.norms import norm_label
+from style_app.models.vgg import VGGFeatures, load_vgg
+from style_app.errors import Interrupted, StyleAppError, TrainingError, first_line
+from style_app.images import fit_within, to_image, to_tensor
+from style_app.stylizer import cached_stylizer
+from style_app.training.train import TrainConfig, train
+
+PREVIEW_EVERY = 5  # steps between preview refreshes
+PREVIEW_SIZE = 256  # longer side of the preview photo
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of the trainer for a page to show."""
+
+    running: bool = False
+    label: str = ""  # what is learned now, e.g. "udnie, Instance norm (IN)"
+    step: int = 0
+    steps: int = 0
+    steps_left: int = 0  # in this job and the ones queued after it
+    message: str = ""
+    preview: Image.Image | None = None
+    finished: int = 0  # styles added since the server started: pages refresh their style lists when it grows
+
+
+def job_label(cfg: TrainConfig) -> str:
+    return f"{cfg.styles[0]}, {norm_label(cfg.norm)}"
+
+
+class StyleTrainer:
+    """Runs a list of add-style trainings (one painting on one or more networks) in turn, in a
+    background thread; refuses a second list while one runs."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._progress = Progress()
+        self._vgg: dict[str | None, VGGFeatures] = {}
+
+    def progress(self) -> Progress:
+        with self._lock:
+            return self._progress
+
+    def check_idle(self) -> None:
+        """Raise TrainingError saying how much is left when a training runs."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise TrainingError(f"busy: {self._progress.label} is being learned, {self._progress.steps_left} "
+                                    f"steps left; try again when it is done")
+
+    def start(self, jobs: list[TrainConfig], preview_photo: Image.Image) -> None:
+        """Start the jobs in the background, or raise TrainingError when busy."""
+        self.check_idle()
+        with self._lock:
+            self._cancel.clear()
+            self._progress = replace(self._progress, running=True, label=job_label(jobs[0]), step=0,
+                                     steps=jobs[0].steps, steps_left=sum(j.steps for j in jobs),
+                                     message="starting", preview=None)
+            self._thread = threading.Thread(target=self._run, args=(jobs, fit_within(preview_photo, PREVIEW_SIZE)),
+                                            name="add-style", daemon=True)
+            self._thread.start()
+
+    def cancel(self) -> bool:
+        """Ask the running training to stop after its current step; False when none runs."""
+        running = self.progress().running
+        if running:
+            self._cancel.set()
+        return running
+
+    def wait(self, timeout: float | None = None) -> Progress:
+        """Block until the current jobs end (for scripts and tests)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.progress()
+
+    def _update(self, **changes) -> None:
+        with self._lock:
+            self._progress = replace(self._progress, **changes)
+
+    def _run(self, jobs: list[TrainConfig], photo: Image.Image) -> None:
+        added, message = [], ""
+        try:
+            for i, cfg in enumerate(jobs):
+                later = sum(j.steps for j in jobs[i + 1:])
+                self._update(label=job_label(cfg), step=0, steps=cfg.steps, message=f"learning {job_label(cfg)}")
+                train(cfg, self._loss_network(cfg), progress=False, stop=self._cancel,
+                      on_step=lambda step, model, cfg=cfg, later=later: self._on_step(cfg, step, model, photo, later))
+                cfg.checkpoint_path.unlink(missing_ok=True)  # finished: nothing to resume
+                cached_stylizer.cache_clear()  # networks load their added styles anew
+                added.append(job_label(cfg))
+                self._update(finished=self.progress().finished + 1)
+            message = f"done: added {'; '.join(added)}"
+        except Interrupted:
+            cfg.checkpoint_path.unlink(missing_ok=True)
+            message = f"cancelled {job_label(cfg)} at step {self.progress().step}" + (
+                f" (kept: {'; '.join(added)})" if added else "")
+        except Exception as e:  # a background thread has no caller to raise to: report, never hang as running
+            message = f"stopped: {e if isinstance(e, StyleAppError) else first_line(e)}"
+        finally:
+            self._update(running=False, steps_left=0, message=message)
+
+    def _loss_network(self, cfg: TrainConfig) -> VGGFeatures:
+        if cfg.vgg_weights not in self._vgg:
+            self._vgg[cfg.vgg_weights] = load_vgg(cfg.vgg_weights)
+        return self._vgg[cfg.vgg_weights]
+
+    @torch.no_grad()
+    def _on_step(self, cfg: TrainConfig, step: int, model: torch.nn.Module, photo: Image.Image, later: int) -> None:
+        changes = {"step": step, "steps_left": cfg.steps - step + later}
+        if step % PREVIEW_EVERY == 0 or step == cfg.steps:
+            model.eval()
+            changes["preview"] = to_image(model(to_tensor(photo).to(next(model.parameters()).device)))
+            model.train()
+        self._update(**changes)
