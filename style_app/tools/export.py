@@ -11,6 +11,7 @@ import torch
 
 from models.transformer import TransformerNet
 from style_app.errors import StyleAppError
+from style_app.files import write_atomically
 
 #: Smallest height/width the exported graph accepts (PyTorch pads smaller images; ONNX does not).
 MIN_SIDE = 16
@@ -19,22 +20,21 @@ TOLERANCE = 1e-3  # largest absolute difference (images in [0, 1]) accepted agai
 
 
 def export_onnx(model: TransformerNet, path: str | os.PathLike) -> Path:
-    """Write `model` (fp32) as ONNX with dynamic batch, height and width (at least MIN_SIDE)."""
+    """Write `model` (fp32) as one ONNX file (weights inside) with dynamic batch, height and width
+    (at least MIN_SIDE), atomically: a failed export leaves no partial file."""
     try:
         import onnx  # noqa: F401  (the exporter needs it; fail with an install hint instead)
         import onnxscript  # noqa: F401
     except ImportError:
         raise StyleAppError("ONNX export needs the onnx extra: pip install 'style_app[onnx]'") from None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     batch = torch.export.Dim("batch", min=1, max=1024)
     height = torch.export.Dim("height", min=MIN_SIDE, max=16384)
     width = torch.export.Dim("width", min=MIN_SIDE, max=16384)
     with torch.no_grad():
-        torch.onnx.export(model.float().eval(), (torch.rand(2, 3, 64, 64),), str(path), input_names=["image"],
-                          output_names=["stylized"], dynamic_shapes={"x": {0: batch, 2: height, 3: width}},
-                          dynamo=True, verbose=False)
-    return path
+        program = torch.onnx.export(model.float().eval(), (torch.rand(2, 3, 64, 64),), input_names=["image"],
+                                    output_names=["stylized"], dynamic_shapes={"x": {0: batch, 2: height, 3: width}},
+                                    dynamo=True, verbose=False)
+    return write_atomically(path, program.model_proto.SerializeToString())
 
 
 def check_onnx(path: str | os.PathLike, model: TransformerNet) -> float:
