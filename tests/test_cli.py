@@ -162,7 +162,7 @@ BAD_FLAGS = [
 
 @pytest.mark.parametrize("command, flag, value", BAD_FLAGS)
 def test_out_of_range_flags_are_one_line_usage_errors(command, flag, value, capsys):
-    code, out, err = run(capsys, *BASE_ARGV[command], flag, value)
+    code, out, err = run(capsys, *BASE_ARGV[command], f"{flag}={value}")  # "=": -1 is a value, not a flag
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and f"argument {flag}: " in err and "Traceback" not in err
 
