@@ -3,16 +3,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import math
+import os
 import sys
+import warnings
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
-from style_app.models.norms import COMPARED_NORMS, NORM_KINDS
+# Only light imports here: torch and the library load inside `main`, so a Ctrl-C during start-up
+# is caught there and exits 130 quietly.
 from style_app.errors import Interrupted, StyleAppError, first_line
-from style_app.images import list_images, open_image
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: Largest --image-size / --style-size for training, and --size for evaluate (pixels per side).
+MAX_TRAIN_SIDE = 4096
+#: Largest side `bench` measures or `--max-size` accepts (the 64 MP input limit is 8000 x 8000).
+MAX_SIDE = 16384
+#: Range of every numeric flag of `train` (TrainConfig's fields): (type, lowest, highest, lowest excluded).
+TRAIN_RANGES = {
+    "steps": (int, 1, 10**8, False), "batch_size": (int, 1, 1024, False),
+    "image_size": (int, 16, MAX_TRAIN_SIDE, False), "style_size": (int, 16, MAX_TRAIN_SIDE, False),
+    "seed": (int, 0, 2**63 - 1, False), "checkpoint_every": (int, 1, None, False), "workers": (int, 0, 64, False),
+    "log_every": (int, 1, None, False), "content_weight": (float, 0.0, None, False),
+    "style_weight": (float, 0.0, None, False), "tv_weight": (float, 0.0, None, False),
+    "zoom": (float, 1.0, 16.0, False), "lr": (float, 0.0, 10.0, True),
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -23,17 +41,45 @@ class Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    logging.basicConfig(format="style-app: warning: %(message)s", level=logging.WARNING)
     try:
-        from style_app.weights import use_user_weights_dir
-        use_user_weights_dir(getattr(args, "weights_dir", None))
-        return args.run(args) or 0
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            args = build_parser().parse_args(argv)
+            from style_app.weights import use_user_weights_dir
+            use_user_weights_dir(getattr(args, "weights_dir", None))
+            return args.run(args) or 0
     except StyleAppError as e:
         print(f"style-app: error: {e}", file=sys.stderr)
         return EXIT_INTERRUPTED if isinstance(e, Interrupted) else EXIT_USAGE
     except KeyboardInterrupt:
         print("style-app: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _warning_line(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    """A library's warning as one line, without the library's file path and source line."""
+    print(f"style-app: warning: {str(message).strip().splitlines()[0]}", file=sys.stderr)
+
+
+def number_in(kind: type, low: float, high: float | None = None, above: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite `kind` (int or float) from `low` (excluded when `above`) to `high`,
+    so a bad value is a one-line usage error (exit 2) before anything runs."""
+    bound = f"above {low}" if above else f"at least {low}"
+    wanted = f"{bound} and at most {high}" if high is not None else bound
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'} "
+                                             f"{wanted}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (above and value == low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def build_parser() -> Parser:
@@ -47,6 +93,8 @@ def build_parser() -> Parser:
 
 def add_train(sub: argparse._SubParsersAction) -> None:
     """`style-app train`: the flags are TrainConfig's fields."""
+    from style_app.models.norms import NORM_KINDS
+    from style_app.models.transformer import ARCHS
     from style_app.training.train import TrainConfig
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     p = sub.add_parser("train", help="train a style network from a painting")
@@ -55,7 +103,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--content-dir", required=True, help="folder of training photos (searched recursively)")
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.add_argument("--norm", default=defaults["norm"], choices=NORM_KINDS)
-    p.add_argument("--arch", default=defaults["arch"], help="network architecture (johnson)")
+    p.add_argument("--arch", default=defaults["arch"], choices=list(ARCHS), help="network architecture")
     add_training_flags(p, defaults)
     p.set_defaults(run=run_train)
 
@@ -80,13 +128,12 @@ def add_add_style(sub: argparse._SubParsersAction) -> None:
 
 
 def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
-    """The flags `train` and `add-style` share: TrainConfig's numbers and loss, and how to run."""
-    for name in ("steps", "batch_size", "image_size", "style_size", "seed", "checkpoint_every", "workers",
-                 "log_every"):
-        p.add_argument("--" + name.replace("_", "-"), type=int, default=defaults[name])
-    for name in ("content_weight", "style_weight", "tv_weight", "zoom", "lr"):
-        p.add_argument("--" + name.replace("_", "-"), type=float, default=defaults[name])
-    p.add_argument("--content-layer", default=defaults["content_layer"], help="relu2_2 or relu3_3")
+    """The flags `train` and `add-style` share: TrainConfig's numbers (each range-checked, see
+    TRAIN_RANGES) and loss, and how to run."""
+    from style_app.training.losses import CONTENT_LAYERS
+    for name, (kind, low, high, above) in TRAIN_RANGES.items():
+        p.add_argument("--" + name.replace("_", "-"), type=number_in(kind, low, high, above), default=defaults[name])
+    p.add_argument("--content-layer", default=defaults["content_layer"], choices=CONTENT_LAYERS)
     p.add_argument("--style-loss", default=defaults["style_loss"], choices=("gram", "sliced"),
                    help="gram: channel correlations; sliced: whole feature distributions (Heitz et al. 2021)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
@@ -107,9 +154,9 @@ def add_stylize(sub: argparse._SubParsersAction) -> None:
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--out", help="output file (one input)")
     out.add_argument("--out-dir", help="output folder")
-    p.add_argument("--strength", type=float, default=1.0, help="0 = photo, 1 = fully stylized")
+    p.add_argument("--strength", type=number_in(float, 0.0, 1.0), default=1.0, help="0 = photo, 1 = fully stylized")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
-    p.add_argument("--max-size", type=int, help="shrink so the longer side is at most this")
+    p.add_argument("--max-size", type=number_in(int, 1, MAX_SIDE), help="shrink so the longer side is at most this")
     p.add_argument("--device", default="auto")
     add_weights_dir(p)
     p.set_defaults(run=run_stylize)
@@ -117,12 +164,13 @@ def add_stylize(sub: argparse._SubParsersAction) -> None:
 
 def add_compare(sub: argparse._SubParsersAction) -> None:
     """`style-app compare`: one photo through every norm of a style, as a grid."""
+    from style_app.models.transformer import ARCHS
     p = sub.add_parser("compare", help="one photo through every norm of a style, as a labelled grid")
     p.add_argument("input", metavar="INPUT")
     p.add_argument("--style", required=True)
-    p.add_argument("--arch", default="johnson")
+    p.add_argument("--arch", default="johnson", choices=list(ARCHS))
     p.add_argument("-o", "--out", required=True, help="grid image to write")
-    p.add_argument("--max-size", type=int, default=512, help="longer side of each tile")
+    p.add_argument("--max-size", type=number_in(int, 1, MAX_SIDE), default=512, help="longer side of each tile")
     p.add_argument("--device", default="auto")
     add_weights_dir(p)
     p.set_defaults(run=run_compare)
@@ -141,8 +189,9 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
                    help="also score another tool's pictures: DIR/<style>/<photo name>.png")
     p.add_argument("--grid", metavar="DIR", help="also write DIR/<style>.jpg: the first photos beside the "
                    "painting and each scored model's picture")
-    p.add_argument("--limit", type=int, help="use only the first N photos")
-    p.add_argument("--size", type=int, default=512, help="photos are resized to this shorter side")
+    p.add_argument("--limit", type=number_in(int, 1), help="use only the first N photos")
+    p.add_argument("--size", type=number_in(int, 16, MAX_TRAIN_SIDE), default=512,
+                   help="photos are resized to this shorter side")
     p.add_argument("--device", default="cpu")
     p.set_defaults(run=run_evaluate)
 
@@ -157,17 +206,20 @@ def add_list(sub: argparse._SubParsersAction) -> None:
 
 def add_bench(sub: argparse._SubParsersAction) -> None:
     """`style-app bench`: speed beside a plain-fp32 baseline."""
+    from style_app.models.norms import COMPARED_NORMS, NORM_KINDS
     from style_app.tools import bench
     p = sub.add_parser("bench", help="inference and training speed beside a plain-fp32 baseline")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("--arch", nargs="+", default=list(bench.ARCH_NAMES))
+    p.add_argument("--arch", nargs="+", default=list(bench.ARCH_NAMES), choices=bench.ARCH_NAMES)
     p.add_argument("--norm", nargs="+", default=list(COMPARED_NORMS), choices=NORM_KINDS)
-    p.add_argument("--sizes", nargs="+", type=int, default=list(bench.SIZES), help="inference image sides")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (median), after a warm-up")
+    p.add_argument("--sizes", nargs="+", type=number_in(int, 16, MAX_SIDE), default=list(bench.SIZES),
+                   help="inference image sides")
+    p.add_argument("--repeats", type=number_in(int, 1, 1000), default=3,
+                   help="timed runs per measurement (median), after a warm-up")
     p.add_argument("--no-train", dest="train", action="store_false", help="skip the training measurements")
     p.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
-    p.add_argument("--rss", type=int, metavar="SIDE", help="also stylize a SIDE x SIDE photo in a subprocess "
+    p.add_argument("--rss", type=number_in(int, 16, MAX_SIDE), metavar="SIDE", help="also stylize a SIDE x SIDE photo in a subprocess "
                    "and report its peak memory (e.g. 4096)")
     p.set_defaults(run=run_bench)
 
@@ -194,9 +246,11 @@ def add_weights_dir(p: argparse.ArgumentParser) -> None:
 
 
 def add_model_choice(p: argparse.ArgumentParser) -> None:
+    from style_app.models.norms import NORM_KINDS
+    from style_app.models.transformer import ARCHS
     p.add_argument("--style", help="shipped style slug (see `style-app list`)")
     p.add_argument("--norm", default="instance", choices=NORM_KINDS)
-    p.add_argument("--arch", default="johnson")
+    p.add_argument("--arch", default="johnson", choices=list(ARCHS))
     p.add_argument("--weights", help="a .safetensors model file instead of --style")
 
 
@@ -234,57 +288,118 @@ def run_add_style(args: argparse.Namespace) -> None:
     print(f"wrote {path}: style {cfg.name} for {Path(cfg.base).name}")
 
 
-def run_stylize(args: argparse.Namespace) -> None:
+def run_stylize(args: argparse.Namespace) -> int:
+    """One photo (-o): errors end the run. A folder (--out-dir): a bad photo is reported in one
+    line and skipped, the rest still run, and a summary line ends it (exit 2 if any failed)."""
     from tqdm import tqdm
+
+    from style_app.images import open_image, save_image
 
     jobs = plan_outputs(args.inputs, args.out, args.out_dir)
     stylizer = chosen_model(args, args.device)
-    for src, dst in tqdm(jobs, disable=len(jobs) < 2, unit="image"):
-        result = stylizer.stylize(open_image(src), args.strength, args.preserve_color, args.max_size)
-        save_image(result, dst)
-        if len(jobs) == 1:
-            print(f"wrote {dst}")
+    failed = 0
+    for src, dst in tqdm(jobs, disable=True if len(jobs) < 2 else None, unit="image"):  # None: only on a terminal
+        try:
+            save_image(stylizer.stylize(open_image(src), args.strength, args.preserve_color, args.max_size), dst)
+        except StyleAppError as e:
+            if args.out:
+                raise
+            failed += 1
+            tqdm.write(f"style-app: error: {e}", file=sys.stderr)
+    if args.out:
+        print(f"wrote {args.out}")
+        return 0
+    print(f"{len(jobs) - failed} written, {failed} failed")
+    return EXIT_USAGE if failed else 0
 
 
 def plan_outputs(inputs: list[str], out: str | None, out_dir: str | None) -> list[tuple[Path, Path]]:
-    """(source, destination) pairs; folders expand to the images inside them."""
-    sources: list[Path] = []
-    for item in map(Path, inputs):
-        sources += list_images(item) if item.is_dir() else [item]
-    if out and len(sources) != 1:
-        raise StyleAppError(f"-o takes one input image, got {len(sources)}; use --out-dir")
+    """(source, destination) pairs. Folders expand to the images inside them, each written to the
+    same relative path under `out_dir` as a .png; photos that would share a name (x.jpg and x.png)
+    keep their extension (x.jpg.png). Never overwrites an input; refuses an empty folder."""
+    from style_app.images import image_format
+
+    sources = _sources(inputs, out_dir)
     if out:
-        return [(sources[0], Path(out))]
-    return [(src, Path(out_dir) / f"{src.stem}.png") for src in sources]
+        if len(sources) != 1:
+            raise StyleAppError(f"-o takes one input image, got {len(sources)}; use --out-dir")
+        image_format(out)
+        jobs = [(sources[0][0], Path(out))]
+    else:
+        jobs = _folder_destinations(sources, Path(out_dir))
+    for src, dst in jobs:
+        if _same_file(src, dst):
+            raise StyleAppError(f"{dst}: is the input photo; writing there would destroy it, choose another output")
+    return jobs
 
 
-def save_image(image, path: Path) -> None:
+def _sources(inputs: list[str], out_dir: str | None) -> list[tuple[Path, Path]]:
+    """(image path, its path relative to the folder given) for every input; folders expanded."""
+    from style_app.images import IMAGE_SUFFIXES, list_images
+
+    sources = []
+    for item in map(Path, inputs):
+        if not item.is_dir():
+            sources.append((item, Path(item.name)))
+            continue
+        if out_dir and _same_file(item, Path(out_dir)):
+            raise StyleAppError(f"{out_dir}: is the input folder; the outputs would overwrite its photos, "
+                                f"choose another --out-dir")
+        found = list_images(item)
+        if not found:
+            raise StyleAppError(f"{item}: no images in this folder ({', '.join(IMAGE_SUFFIXES)})")
+        sources += [(path, path.relative_to(item)) for path in found]
+    return sources
+
+
+def _folder_destinations(sources: list[tuple[Path, Path]], out_dir: Path) -> list[tuple[Path, Path]]:
+    """Each source's .png under `out_dir` at its relative path, distinct for every source."""
+    stems: dict[Path, int] = {}
+    for _, rel in sources:
+        stems[rel.with_suffix("")] = stems.get(rel.with_suffix(""), 0) + 1
+    jobs, taken = [], {}
+    for src, rel in sources:
+        name = rel.name if stems[rel.with_suffix("")] > 1 else rel.stem  # x.jpg.png beside x.png.png
+        dst = out_dir / rel.parent / f"{name}.png"
+        if dst in taken:
+            raise StyleAppError(f"{taken[dst]} and {src} would both be written to {dst}; "
+                                f"stylize them in separate runs")
+        taken[dst] = src
+        jobs.append((src, dst))
+    return jobs
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file or folder (links and `..` resolved)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        image.save(path)
-    except (OSError, ValueError) as e:
-        raise StyleAppError(f"{path}: cannot write image ({e})") from None
+        return a.exists() and b.exists() and os.path.samefile(a, b) or a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def run_compare(args: argparse.Namespace) -> None:
+    from style_app.images import image_format, open_image, save_image
     from style_app.tools.compare import compare_norms, labelled_grid
 
+    image_format(args.out)
     results = compare_norms(open_image(args.input), args.style, args.arch, args.device, max_size=args.max_size)
     save_image(labelled_grid([(r.label, r.image) for r in results]), Path(args.out))
     print(f"wrote {args.out}: " + ", ".join(f"{r.norm} {r.seconds * 1000:.0f} ms" for r in results))
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
+    from style_app.files import write_atomically
     from style_app.tools.evaluate import evaluate, format_table, scores_as_json
 
     scores = evaluate(args.content_dir, args.style_dir, args.vgg_weights, args.limit, args.device, args.size,
                       args.weights, args.stylized_dir, args.grid)
     print(format_table(scores))
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(scores_as_json(scores), indent=2) + "\n")
+        write_atomically(args.json_out, (json.dumps(scores_as_json(scores), indent=2) + "\n").encode())
 
 
 def run_bench(args: argparse.Namespace) -> None:
+    from style_app.files import write_atomically
     from style_app.tools.bench import format_table, machine, run_bench, stylize_peak_rss
     from style_app.runtime import resolve_device
 
@@ -301,7 +416,7 @@ def run_bench(args: argparse.Namespace) -> None:
         print(f"stylize {args.rss}x{args.rss} (johnson, instance, cpu): {report['stylize_peak_rss']['seconds']:.1f} s, "
               f"peak RSS {report['stylize_peak_rss']['peak_rss_gb']:.2f} GiB")
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        write_atomically(args.json, (json.dumps(report, indent=2) + "\n").encode())
 
 
 def run_export(args: argparse.Namespace) -> None:

@@ -17,6 +17,16 @@ class TrainingError(StyleAppError):
     """Training cannot start or had to stop (bad data, non-finite loss, interrupted)."""
 
 
+class OutputError(StyleAppError):
+    """An output file could not be written (full disk, read-only folder...); nothing half-written
+    was left behind and any previous file of that name is unchanged. `reason` is the cause alone
+    (e.g. "No space left on device"), for callers that say more about what was being written."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
+
+
 class Interrupted(TrainingError):
     """Training stopped on Ctrl-C or SIGTERM; the message says where the checkpoint is (exit 130)."""
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import warnings
 from collections.abc import Iterator
@@ -11,7 +12,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from style_app.errors import ImageError, first_line
+from style_app.errors import ImageError, OutputError, first_line
+from style_app.files import write_atomically
 
 #: Largest input we decode: 64 megapixels (8000 x 8000). Larger files (and decompression bombs)
 #: are refused from their header, before their pixels are decoded. Anything up to the limit is
@@ -22,6 +24,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 # MAX_PIXELS is below Pillow's bomb-warning threshold, so its warning (a multi-line message on
 # stderr) would only be noise. Set once, globally: catch_warnings() is not thread-safe in a server.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+# Pillow also warns about what it repairs in untrusted files (corrupt EXIF, odd chunks); we decode
+# what we can and refuse the rest with an ImageError, so its warnings are only noise on stderr.
+warnings.filterwarnings("ignore", module=r"PIL\.")
 
 
 def check_pixels(size: tuple[int, int], name: str = "image") -> None:
@@ -78,6 +83,9 @@ def to_rgb(image: Image.Image) -> Image.Image:
             image = Image.fromarray(_to_uint8(np.asarray(image), image.mode), "L")
         if image.mode == "P":
             image = image.convert("RGBA")
+        if image.mode == "La":  # premultiplied grey + alpha, which Pillow cannot convert directly
+            grey, alpha = image.split()
+            image = Image.merge("RGBa", (grey, grey, grey, alpha))
         if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
             rgba = image.convert("RGBA")
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -116,6 +124,23 @@ def fit_within(image: Image.Image, max_side: int | None) -> Image.Image:
     scale = max_side / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def image_format(path: str | os.PathLike) -> str:
+    """Pillow's format for writing `path`, from its extension; OutputError if it has none we write."""
+    suffix = Path(path).suffix.lower()
+    found = Image.registered_extensions().get(suffix)
+    if found not in Image.SAVE:
+        raise OutputError(f"{path}: cannot write a {suffix or 'extensionless'} picture; use .png, .jpg or .webp")
+    return found
+
+
+def save_image(image: Image.Image, path: str | os.PathLike, **options: object) -> Path:
+    """Encode in memory, then write atomically (style_app.files): a full disk never leaves a
+    truncated picture, nor destroys a previous file of that name. Raises OutputError."""
+    buffer = io.BytesIO()
+    image.save(buffer, image_format(path), **options)
+    return write_atomically(path, buffer.getvalue())
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

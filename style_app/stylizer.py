@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 import os
 
 import torch
@@ -69,9 +71,9 @@ class Stylizer:
         unknown = sorted(set(weights) - set(styles))
         if unknown:
             raise WeightsError(f"no style {unknown[0]!r} in this model; it has {', '.join(styles)}")
+        if not all(_finite(w) and w >= 0 for w in weights.values()) or sum(weights.values()) <= 0:
+            raise StyleAppError(f"style weights must be finite, non-negative and not all zero, got {weights}")
         total = sum(weights.values())
-        if min(weights.values()) < 0 or total <= 0:
-            raise StyleAppError("style weights must be non-negative and not all zero")
         self.model.set_style(torch.tensor([weights.get(s, 0.0) / total for s in styles]))
         self.style_weights = {s: weights[s] / total for s in styles if weights.get(s, 0.0) > 0}
 
@@ -95,10 +97,9 @@ class Stylizer:
 
         `strength` in [0, 1] blends the stylized picture with the photo; `preserve_color` keeps
         the photo's colours and takes only the luminance from the stylized picture."""
-        if not 0.0 <= strength <= 1.0:
-            raise StyleAppError(f"strength must be between 0 and 1, got {strength}")
-        if max_size is not None and max_size < 1:
-            raise StyleAppError(f"max_size must be a positive number of pixels, got {max_size}")
+        check_fraction("strength", strength)
+        if max_size is not None and not (_finite(max_size) and max_size >= 1):
+            raise StyleAppError(f"max_size must be a positive number of pixels, got {max_size!r}")
         photo = fit_within(to_rgb(image), max_size)
         result = to_image(self.run(to_tensor(photo)))
         if preserve_color:
@@ -125,14 +126,24 @@ def cached_stylizer(style: str, norm: str, arch: str = "johnson", device: str = 
     changed after loading). `blend` in [0, 1] mixes in the style `blend_with`, which must live in
     the same conditional network."""
     stylizer = Stylizer.from_pretrained(style, norm, arch, device)
+    check_fraction("blend", blend)
     if blend_with and blend > 0:
-        if not 0.0 <= blend <= 1.0:
-            raise StyleAppError(f"blend must be between 0 and 1, got {blend}")
         if blend_with not in file_styles(stylizer.metadata):
             raise StyleAppError(f"{style} and {blend_with} cannot blend with {norm} norm: only styles "
                                 f"of one conditional network can")
         stylizer.set_style({style: 1.0 - blend, blend_with: blend})
     return stylizer
+
+
+def check_fraction(name: str, value: object) -> None:
+    """Refuse anything but a number from 0 to 1 (NaN, strings, bools) with a StyleAppError."""
+    if not (_finite(value) and 0.0 <= value <= 1.0):
+        raise StyleAppError(f"{name} must be a number between 0 and 1, got {value!r}")
+
+
+def _finite(value: object) -> bool:
+    """A real, finite number (not a bool, a string or NaN)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def transfer_luminance(stylized: Image.Image, photo: Image.Image) -> Image.Image:

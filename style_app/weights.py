@@ -13,16 +13,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from style_app.models.norms import NORM_KINDS
 from style_app.models.transformer import ArchConfig, TransformerNet
 from style_app.errors import WeightsError, first_line
+from style_app.files import write_atomically
 from style_app.paintings import describe as describe_painting
 
 FORMAT = "style_app.transformer/1"
@@ -33,6 +36,10 @@ SHIPPED_ENV = "STYLE_APP_SHIPPED"  # "0": leave the shipped zoo out (serve only 
 ZOO_PACKAGE_DIR = "zoo"  # where a wheel installs the checkout's weights/ folder (pyproject.toml)
 #: Metadata values that are JSON documents rather than plain strings.
 JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve", "styles", "paintings", "base")
+#: Bounds on what a header may ask us to build, checked before anything is built: far above any
+#: real network (johnson: channels 32/64/128, 5 blocks, kernel 9), far below what hurts.
+MAX_CHANNELS, MAX_RES_BLOCKS, MAX_EDGE_KERNEL, MAX_STYLES = 1024, 64, 15, 1024
+log = logging.getLogger(__name__)
 _user_dir_override: Path | None = None
 
 
@@ -90,23 +97,19 @@ class ModelInfo:
 
 
 def save_model(model: TransformerNet, path: str | os.PathLike, metadata: dict) -> Path:
-    """Write fp16 weights + metadata atomically (temp file, then rename)."""
+    """Write fp16 weights + metadata atomically (style_app.files); raises OutputError."""
     header = {"format": FORMAT, "norm": model.norm, "arch_config": model.arch.to_dict(), **metadata}
     return write_weights(model.state_dict(), path, header)
 
 
 def write_weights(state: dict[str, torch.Tensor], path: str | os.PathLike, header: dict) -> Path:
-    """Tensors (floating point ones as fp16) and a header, written atomically: a temp file renamed
-    over `path`, so a reader or a crash never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Tensors (floating point ones as fp16) and a header, serialized in memory and written
+    atomically (style_app.files): a reader, a crash or a full disk never leaves half a file.
+    Raises OutputError."""
     header = {k: json.dumps(v) if k in JSON_KEYS else str(v) for k, v in header.items()}
     state = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype).contiguous()
              for k, v in state.items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata=header)
-    os.replace(tmp, path)
-    return path
+    return write_atomically(path, save(state, metadata=header))
 
 
 def is_added_style(metadata: dict) -> bool:
@@ -120,7 +123,8 @@ def file_styles(metadata: dict) -> list[str]:
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
-    """The header of a model file, JSON fields decoded. Raises WeightsError naming the file."""
+    """The header of a model file, JSON fields decoded and checked. Raises WeightsError naming the
+    file: the header is untrusted input."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
@@ -130,9 +134,51 @@ def read_metadata(path: str | os.PathLike) -> dict:
         meta = {k: json.loads(v) if k in JSON_KEYS else v for k, v in raw.items()}
     except (SafetensorError, OSError, ValueError) as e:
         raise WeightsError(f"{path}: not a readable safetensors file ({e})") from None
+    except RecursionError:
+        raise WeightsError(f"{path}: not a readable safetensors file (metadata nested too deeply)") from None
     if meta.get("format") not in (FORMAT, STYLE_FORMAT) or "norm" not in meta or "arch_config" not in meta:
         raise WeightsError(f"{path}: not a style_app model (no style_app metadata)")
+    problem = _metadata_problem(meta)
+    if problem:
+        raise WeightsError(f"{path}: invalid style_app metadata ({problem})")
     return meta
+
+
+def _metadata_problem(meta: dict) -> str:
+    """What is wrong with a decoded header, in words; '' when it is sane."""
+    if meta["norm"] not in NORM_KINDS:
+        return f"unknown norm {str(meta['norm'])[:40]!r}"
+    problem = _arch_problem(meta["arch_config"])
+    styles = meta.get("styles")
+    if not problem and styles is not None and not (
+            isinstance(styles, list) and 0 < len(styles) <= MAX_STYLES
+            and all(isinstance(s, str) and s for s in styles) and len(set(styles)) == len(styles)):
+        problem = f"styles must be a list of 1 to {MAX_STYLES} distinct names"
+    try:
+        steps = int(meta.get("steps", 0))
+    except (TypeError, ValueError):
+        steps = -1
+    if not problem and steps < 0:
+        problem = "steps must be a whole number"
+    expected = {"paintings": list, "train_config": dict, "final_losses": dict, "loss_curve": list}
+    wrong = [k for k, kind in expected.items() if k in meta and not isinstance(meta[k], kind)]
+    if not problem and (wrong or not all(isinstance(p, dict) for p in meta.get("paintings", []))):
+        problem = f"{(wrong or ['paintings'])[0]} has the wrong type"
+    return problem
+
+
+def _arch_problem(arch: object) -> str:
+    """Bounds on the architecture a header asks for; '' when it is within them."""
+    if not isinstance(arch, dict) or set(arch) != {"channels", "res_blocks", "edge_kernel"}:
+        return "arch_config must hold exactly channels, res_blocks and edge_kernel"
+    channels, blocks, kernel = arch["channels"], arch["res_blocks"], arch["edge_kernel"]
+    if not (isinstance(channels, list) and len(channels) == 3 and all(_whole(c, 1, MAX_CHANNELS) for c in channels)):
+        return f"channels must be 3 whole numbers from 1 to {MAX_CHANNELS}"
+    if not _whole(blocks, 0, MAX_RES_BLOCKS):
+        return f"res_blocks must be a whole number from 0 to {MAX_RES_BLOCKS}"
+    if not (_whole(kernel, 1, MAX_EDGE_KERNEL) and kernel % 2):
+        return f"edge_kernel must be an odd number from 1 to {MAX_EDGE_KERNEL}"
+    return ""
 
 
 def load_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
@@ -153,6 +199,9 @@ def load_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
             raise WeightsError(f"{path}: weights do not fit the network they describe ({mismatch})")
         model = TransformerNet(meta["norm"], arch, num_styles)
         state = load_file(str(path))
+        non_finite = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+        if non_finite:
+            raise WeightsError(f"{path}: tensor {non_finite} holds NaN or Inf values; the file is damaged")
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         detail = f"header lacks {e}" if isinstance(e, KeyError) else first_line(e)
@@ -172,22 +221,47 @@ def shape_mismatch(expected: dict[str, tuple], found: dict[str, tuple]) -> str:
     return ""
 
 
+def _whole(value: object, low: int, high: int) -> bool:
+    """An int (not a bool, float or string) from low to high."""
+    return type(value) is int and low <= value <= high
+
+
 def available_models(directory: str | os.PathLike | None = None) -> list[ModelInfo]:
     """Every readable model in `directory`, else in the user's folder and the shipped zoo, sorted
-    by style, arch, norm (a user's model before a shipped one of the same name). An added style
+    by style, arch, norm (a user's model before a shipped one of the same name). A file that does
+    not load is skipped with a warning naming it, so it cannot hide the good ones. An added style
     is listed while the network it was learned for is there."""
     folders = [Path(directory)] if directory else weights_dirs()
     found = []
     for path in [p for folder in folders if folder.is_dir() for p in sorted(folder.glob("*.safetensors"))]:
         try:
             meta = read_metadata(path)
-        except WeightsError:
-            continue  # a stray or broken file must not hide the good ones
+        except WeightsError as e:
+            _warn_once(path, str(e))
+            continue
         if is_added_style(meta) and find_base(path, meta) is None:
             continue
         found += [ModelInfo(path, style or path.stem, meta["norm"], meta.get("arch", "johnson"), meta)
                   for style in file_styles(meta)]
     return sorted(found, key=lambda m: (m.style, m.arch, m.norm))
+
+
+_warned: set[tuple[Path, float]] = set()
+
+
+def _warn_once(path: Path, message: str) -> None:
+    """Log a skipped file once per version of it (the registry is read on every request)."""
+    key = (path, _mtime(path))
+    if key not in _warned:
+        _warned.add(key)
+        log.warning("skipped %s", message)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
 
 
 def find_model(style: str, norm: str, arch: str = "johnson",

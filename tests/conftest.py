@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from helpers import TINY_VGG_WIDTHS, app_process, random_photo
+from helpers import TINY_VGG_WIDTHS, SmallDisk, app_process, random_photo
 from models.transformer import TransformerNet
 from models.vgg import vgg_layers
 from style_app.weights import save_model
@@ -92,3 +92,17 @@ def shipped(weights_folder, monkeypatch):
     cached_stylizer.cache_clear()
     yield weights_folder
     cached_stylizer.cache_clear()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """`small_disk(size)`: a SmallDisk under tmp_path (helpers.SmallDisk), unmounted afterwards."""
+    disks = []
+
+    def make(size: int, name: str = "disk") -> SmallDisk:
+        disks.append(SmallDisk.make(tmp_path / name, size))
+        return disks[-1]
+
+    yield make
+    for disk in disks:
+        disk.release()

@@ -134,6 +134,16 @@ def _exif_rotated(orientation: int) -> Callable[[Path], None]:
     return write
 
 
+def _corrupt_exif(path: Path) -> None:
+    """An EXIF block whose orientation (6) is readable but whose next entry runs past the end:
+    Pillow warns "Corrupt EXIF data" and still applies the orientation."""
+    image = Image.new("RGB", (40, 20), BLUE)
+    image.paste(RED, (0, 0, 20, 20))
+    entry = struct.pack("<HHIHH", 0x0112, 3, 1, 6, 0)  # orientation = 6
+    exif = b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 5) + entry + b"\xff" * 10
+    path.write_bytes(jpeg_bytes(image, exif=exif))
+
+
 ODD: dict[str, Odd] = {
     "one_pixel.png": Odd(_one_pixel, (1, 1), {(0, 0): RED}),
     "cmyk.jpg": Odd(_cmyk_jpeg, (24, 16), {(2, 8): RED, (21, 8): BLUE}),
@@ -145,6 +155,7 @@ ODD: dict[str, Odd] = {
     "exif6.jpg": Odd(_exif_rotated(6), (20, 40), {(10, 5): RED, (10, 35): BLUE}),
     # orientation 8: rotate 90 degrees counter-clockwise to view, so the stored left half ends at the bottom
     "exif8.jpg": Odd(_exif_rotated(8), (20, 40), {(10, 35): RED, (10, 5): BLUE}),
+    "corrupt_exif.jpg": Odd(_corrupt_exif, (20, 40), {(10, 5): RED, (10, 35): BLUE}),
 }
 
 
@@ -199,3 +210,21 @@ def safetensors_header_lie(real: bytes) -> bytes:
     header[first]["data_offsets"][1] += 10**9
     blob = json.dumps(header).encode()
     return struct.pack("<Q", len(blob)) + blob + real[8 + n:]
+
+
+#: Headers that lie or are malformed, as metadata changes to a good model file: each must be a
+#: one-line WeightsError before anything is built (a deep network took 96 s and 3.5 GB to refuse).
+HOSTILE_HEADERS: dict[str, dict[str, str]] = {
+    "arch_deep": {"arch_config": '{"channels": [32, 64, 128], "res_blocks": 100000, "edge_kernel": 9}'},
+    "arch_wide_within_bounds": {"arch_config": '{"channels": [1024, 1024, 1024], "res_blocks": 64, "edge_kernel": 15}'},
+    "arch_float": {"arch_config": '{"channels": [32.5, 64, 128], "res_blocks": 5, "edge_kernel": 9}'},
+    "arch_even_kernel": {"arch_config": '{"channels": [32, 64, 128], "res_blocks": 5, "edge_kernel": 8}'},
+    "arch_bool": {"arch_config": '{"channels": [32, 64, 128], "res_blocks": true, "edge_kernel": 9}'},
+    "deeply_nested": {"final_losses": "[" * 100_000 + "]" * 100_000},
+    "styles_a_string": {"styles": '"starry_night"'},
+    "styles_repeated": {"styles": '["starry_night", "starry_night"]'},
+    "styles_numbers": {"styles": "[1, 2]"},
+    "steps_not_a_number": {"steps": "many"},
+    "paintings_not_objects": {"paintings": "[1, 2]"},
+    "loss_curve_an_object": {"loss_curve": '{"a": 1}'},
+}

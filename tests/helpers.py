@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +114,47 @@ def save_conditional_network(folder: Path, norm: str, styles: tuple[str, ...] = 
     train_config = {"image_size": 32, "style_size": 64, "batch_size": 2}
     return save_model(net, folder / f"tiny_{norm}.safetensors",
                       {"styles": list(styles), "arch": "johnson", "train_config": train_config})
+
+
+@dataclass
+class SmallDisk:
+    """A folder where writing more than `size` bytes really fails, for full-disk tests.
+
+    As root (this project's machines and CI) it is a tmpfs of `size` bytes: ENOSPC, "No space left
+    on device", once its files together pass `size`. Elsewhere (mount refused) it is a plain folder
+    and `run` limits the subprocess with RLIMIT_FSIZE: EFBIG, "File too large", when one file would
+    pass `size`. Tests hold under both: what they write fits or overflows under either rule."""
+
+    folder: Path
+    size: int
+    mounted: bool
+
+    @classmethod
+    def make(cls, folder: Path, size: int) -> "SmallDisk":
+        folder.mkdir(parents=True, exist_ok=True)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                                 capture_output=True).returncode == 0
+        return cls(folder, size, mounted)
+
+    def resize(self, size: int) -> None:
+        """More (or less) room, keeping the files."""
+        if self.mounted:
+            subprocess.run(["mount", "-o", f"remount,size={size}", str(self.folder)], check=True)
+        self.size = size
+
+    def run(self, argv: list[str], **env: str) -> subprocess.CompletedProcess:
+        """`argv` (e.g. `python -m style_app ...`) with this disk's limit, output captured."""
+        limit = None if self.mounted else self._limit_file_size
+        return subprocess.run(argv, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1", **env}, text=True,
+                              capture_output=True, timeout=300, preexec_fn=limit)
+
+    def _limit_file_size(self) -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.size, self.size))  # Python ignores SIGXFSZ: EFBIG
+
+    def release(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", str(self.folder)], check=True)
+
+
+#: What a write past a SmallDisk's size fails with (tmpfs, RLIMIT_FSIZE).
+FULL_DISK = r"\((No space left on device|File too large)\)"

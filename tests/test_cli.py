@@ -38,12 +38,13 @@ def test_stylize_one_file(shipped, tmp_path, capsys):
 
 
 def test_stylize_folder_with_weights_file(shipped, photo_dir, tmp_path, capsys):
-    code, _, err = run(capsys, "stylize", str(photo_dir), "--weights", str(shipped / "great_wave_group.safetensors"),
-                       "--out-dir", str(tmp_path / "out"), "--max-size", "32", "--preserve-color", "--strength", "0.7")
+    code, out, err = run(capsys, "stylize", str(photo_dir), "--weights", str(shipped / "great_wave_group.safetensors"),
+                         "--out-dir", str(tmp_path / "out"), "--max-size", "32", "--preserve-color", "--strength", "0.7")
     assert code == 0, err
-    outputs = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert outputs == [f"photo{i}.png" for i in range(6)]
-    assert max(Image.open(tmp_path / "out" / "photo5.png").size) == 32
+    outputs = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.png"))
+    assert outputs == sorted(f"{'nested/' if i % 2 else ''}photo{i}.png" for i in range(6))  # as photo_dir lays them out
+    assert max(Image.open(tmp_path / "out" / "nested" / "photo5.png").size) == 32
+    assert out.splitlines()[-1] == "6 written, 0 failed"
 
 
 def test_compare_writes_a_tile_per_norm(shipped, tmp_path, capsys):
@@ -140,3 +141,47 @@ def test_list_prints_a_header_and_one_aligned_row_per_model(shipped, capsys):
     assert code == 0 and header.split() == ["STYLE", "NORM", "ARCH", "PAINTING", "FILE"] and len(rows) == 8
     assert rows[0].split()[:3] == ["great_wave", "batch", "johnson"] and "Hokusai" in rows[0]
     assert {row.index(str(shipped)) for row in rows} == {header.index("FILE")}  # one column for the paths
+
+
+#: The fewest arguments each command needs, so that only the flag under test is wrong.
+BASE_ARGV = {
+    "train": ["train", "--style-image", "s.jpg", "--content-dir", "photos", "--out", "m.safetensors"],
+    "add-style": ["add-style", "p.jpg", "--base", "instance"],
+    "evaluate": ["evaluate", "--content-dir", "photos"],
+    "bench": ["bench"],
+    "export": ["export", "--style", "starry_night", "-o", "m.onnx"],
+    "stylize": ["stylize", "in.png", "--style", "starry_night", "-o", "out.png"],
+    "compare": ["compare", "in.png", "--style", "starry_night", "-o", "grid.png"],
+}
+BAD_FLAGS = [
+    ("train", "--steps", "0"), ("train", "--steps", "1.5"), ("train", "--batch-size", "0"),
+    ("train", "--image-size", "100000"), ("train", "--style-size", "8"), ("train", "--lr", "nan"),
+    ("train", "--lr", "0"), ("train", "--lr", "inf"), ("train", "--lr", "-1e-3"), ("train", "--checkpoint-every", "0"),
+    ("train", "--log-every", "0"), ("train", "--workers", "-1"), ("train", "--style-weight", "-1"),
+    ("train", "--tv-weight", "nan"), ("train", "--seed", "-1"),
+    ("train", "--zoom", "0.5"), ("train", "--zoom", "nan"), ("train", "--zoom", "inf"),
+    ("train", "--norm", "weight"), ("train", "--arch", "huge"), ("train", "--content-layer", "relu9_9"),
+    ("add-style", "--steps", "0"), ("add-style", "--image-size", "100000"), ("add-style", "--batch-size", "0"),
+    ("add-style", "--zoom", "0.5"), ("add-style", "--lr", "nan"), ("add-style", "--style-weight", "-1"),
+    ("add-style", "--content-layer", "relu9_9"),
+    ("evaluate", "--size", "0"), ("evaluate", "--limit", "0"),
+    ("bench", "--sizes", "0"), ("bench", "--repeats", "0"), ("bench", "--arch", "huge"), ("bench", "--rss", "-1"),
+    ("export", "--arch", "huge"), ("export", "--norm", "weight"),
+    ("stylize", "--strength", "nan"), ("stylize", "--strength", "2"), ("stylize", "--max-size", "0"),
+    ("stylize", "--max-size", "1e9"), ("stylize", "--arch", "huge"),
+    ("compare", "--max-size", "-3"), ("compare", "--arch", "huge"),
+]
+
+
+@pytest.mark.parametrize("command, flag, value", BAD_FLAGS)
+def test_out_of_range_flags_are_one_line_usage_errors(command, flag, value, capsys):
+    code, out, err = run(capsys, *BASE_ARGV[command], f"{flag}={value}")  # "=": -1 is a value, not a flag
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and f"argument {flag}: " in err and "Traceback" not in err
+
+
+def test_flag_range_errors_say_the_range(capsys):
+    _, _, err = run(capsys, *BASE_ARGV["train"], "--image-size", "100000")
+    assert err.endswith("argument --image-size: must be at least 16 and at most 4096, got 100000\n")
+    _, _, err = run(capsys, *BASE_ARGV["train"], "--lr", "0")
+    assert err.endswith("argument --lr: must be above 0.0 and at most 10.0, got 0\n")

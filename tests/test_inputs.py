@@ -20,9 +20,10 @@ from style_app.images import MAX_PIXELS, open_image
 from style_app.stylizer import Stylizer
 
 REPO = Path(__file__).resolve().parent.parent
-# style_app.images silences Pillow's bomb warning process-wide at import; pytest resets warning
-# filters for each test, so say it again here. The subprocess test checks a real stderr.
-pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+# style_app.images silences Pillow's warnings process-wide at import; pytest resets warning
+# filters for each test, so say it again here. The subprocess tests check a real stderr.
+pytestmark = [pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning"),
+              pytest.mark.filterwarnings(r"ignore::UserWarning:PIL\.")]
 #: The files Pillow opens lazily (header fine), so the failure comes only when pixels are read.
 LAZY_BAD = ("truncated.jpg", "big.png")
 
@@ -95,6 +96,18 @@ def test_cli_subprocess_refuses_huge_file_in_one_line(corpus_dir, weights_folder
 
 
 # --- odd but valid files ----------------------------------------------------------------------
+
+def test_cli_subprocess_keeps_library_warnings_off_the_terminal(corpus_dir, weights_folder, tmp_path):
+    """Pillow warns about the corrupt EXIF block with its own file path and line: not our user's
+    business, as the picture is read fine."""
+    out = tmp_path / "out.png"
+    env = {**os.environ, "STYLE_APP_WEIGHTS": str(weights_folder), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "style_app", "stylize", str(corpus_dir / "corrupt_exif.jpg"),
+                             "--style", "starry_night", "-o", str(out)],
+                            capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert (result.returncode, result.stderr, result.stdout) == (0, "", f"wrote {out}\n")
+    assert Image.open(out).size == (20, 40)
+
 
 @pytest.mark.parametrize("name", corpus.ODD)
 def test_open_image_reads_odd_file_upright_in_true_colours(name, corpus_dir):

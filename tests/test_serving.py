@@ -89,6 +89,16 @@ def test_uploads_over_the_size_cap_are_refused(server):
 
 
 @pytest.mark.slow
+def test_a_request_carrying_many_large_files_is_refused(server):
+    """Each file under the 25 MB cap, together over the request cap: refused while streaming."""
+    _, url = server
+    part = b"\0" * (20 * 2**20)
+    files = [("files", (f"p{i}.png", part)) for i in range(4)]
+    assert httpx.post(f"{url}gradio_api/upload", files=files, timeout=120).status_code == 413
+    assert httpx.post(f"{url}gradio_api/upload", files={"files": ("p.png", part)}, timeout=60).status_code == 200
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", UPLOAD_ERRORS)
 def test_bad_upload_is_a_visible_message_naming_only_the_file(name, client, tmp_path):
     from gradio_client import handle_file

@@ -66,3 +66,39 @@ def test_bad_arguments_are_clear_errors(shipped, kwargs):
 def test_from_file(shipped):
     stylizer = Stylizer.from_file(shipped / "great_wave_batch.safetensors", device="cpu")
     assert stylizer.norm == "batch" and not stylizer.model.training
+
+
+@pytest.mark.parametrize("arguments", [
+    {"max_size": float("nan")}, {"max_size": float("inf")}, {"max_size": "12"}, {"max_size": True},
+    {"max_size": 0.5}, {"strength": "1"}, {"strength": float("nan")}, {"strength": None},
+])
+def test_bad_arguments_are_our_error_not_a_python_one(shipped, arguments):
+    stylizer = Stylizer.from_pretrained("starry_night", "instance", device="cpu")
+    with pytest.raises(StyleAppError, match=f"^{next(iter(arguments))} must be"):
+        stylizer.stylize(random_photo(1, (20, 16)), **arguments)
+
+
+@pytest.mark.parametrize("blend", [{}, {"starry_night": float("nan")}, {"starry_night": float("inf")},
+                                   {"starry_night": "1"}, {"starry_night": 0.0}])
+def test_bad_blends_are_our_error(conditional_stylizer, blend):
+    with pytest.raises(StyleAppError, match="style weights must be finite, non-negative and not all zero"):
+        conditional_stylizer.set_style(blend)
+
+
+@pytest.fixture
+def conditional_stylizer(tmp_path) -> Stylizer:
+    import torch
+
+    from models.transformer import TransformerNet
+    from style_app.weights import save_model
+
+    torch.manual_seed(0)
+    path = save_model(TransformerNet("instance", "slim", num_styles=2), tmp_path / "two.safetensors",
+                      {"styles": ["starry_night", "great_wave"], "arch": "slim"})
+    return Stylizer.from_file(path, device="cpu")
+
+
+def test_premultiplied_grey_alpha_la_mode_becomes_rgb_on_white(shipped):
+    la = Image.merge("La", (Image.new("L", (8, 4), 0), Image.new("L", (8, 4), 0)))  # fully transparent
+    out = Stylizer.from_pretrained("starry_night", "instance", device="cpu").stylize(la, strength=0.0)
+    assert out.mode == "RGB" and out.getpixel((3, 2)) == (255, 255, 255)

@@ -3,7 +3,9 @@ and a loss or weights that turn NaN/Inf. Every case keeps a loadable checkpoint,
 gives bit-for-bit the weights of a run that was never interrupted."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,8 +20,9 @@ import torch
 from safetensors.torch import load_file
 
 import corpus
-from helpers import logged_losses, tiny_config
-from style_app.errors import TrainingError
+from helpers import FULL_DISK, logged_losses, tiny_config
+from style_app.cli import main as cli_main
+from style_app.errors import Interrupted, TrainingError
 from style_app.images import list_images
 from style_app.training.losses import PerceptualLoss
 from style_app.training.train import TrainConfig, train
@@ -182,23 +185,117 @@ def test_non_finite_training_stops_and_keeps_last_good_checkpoint(poison, tmp_pa
     assert not Path(cfg.out).exists()
 
 
-def test_disk_full_while_checkpointing_keeps_previous_checkpoint(tmp_path, photo_dir, style_file, tiny_vgg_file,
-                                                                 monkeypatch):
+def temp_files(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_real_full_disk_while_checkpointing_keeps_previous_checkpoint(small_disk, photo_dir, style_file,
+                                                                      tiny_vgg_file):
+    """A real full disk (helpers.SmallDisk), not a faked OSError: torch's writer, given the file,
+    turned it into a RuntimeError traceback ("unexpected pos") for a checkpoint of this size."""
+    disk = small_disk(96 * 2**20)  # the johnson network's checkpoint (with Adam's state) is ~20 MB
+    cfg = config(disk.folder, photo_dir, style_file, tiny_vgg_file, steps=2)
+    train(cfg, progress=False)
+    saved = cfg.checkpoint_path.read_bytes()
+    used = sum(p.stat().st_size for p in disk.folder.iterdir())
+    disk.resize(used + len(saved) // 2 if disk.mounted else len(saved) // 2)  # no room for another checkpoint
+    longer = TrainConfig(**{**vars(cfg), "steps": 4})
+    result = disk.run(command(longer, "--resume"))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert re.fullmatch(rf"style-app: error: {re.escape(str(cfg.checkpoint_path))}: cannot write checkpoint at "
+                        rf"step 3 {FULL_DISK}; the previous one is intact\n", result.stderr), result.stderr[-2000:]
+    assert cfg.checkpoint_path.read_bytes() == saved and temp_files(disk.folder) == []
+    disk.resize(96 * 2**20)  # space freed: the run continues from step 2
+    train(TrainConfig(**{**vars(longer), "resume": "auto"}), progress=False)
+    assert [json.loads(line)["step"] for line in cfg.log_path.read_text().splitlines()] == [1, 2, 3, 4]
+    assert checkpoint(cfg)["step"] == 4
+
+
+def test_second_ctrl_c_while_writing_a_checkpoint_leaves_no_temp_file(tmp_path, photo_dir, style_file, tiny_vgg_file,
+                                                                     monkeypatch):
     cfg = config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=3)
-    real_save, calls = torch.save, []
+    real_fsync, calls = os.fsync, []
 
-    def save(obj, f, *args, **kwargs):
+    def fsync(fd: int) -> None:
         calls.append(1)
-        if len(calls) == 2:  # half a file, then the disk is full
-            f.write(b"\x80partial")
-            raise OSError(28, "No space left on device")
-        return real_save(obj, f, *args, **kwargs)
+        if len(calls) == 2:  # the second checkpoint, written and about to be renamed into place
+            raise KeyboardInterrupt
+        real_fsync(fd)
 
-    monkeypatch.setattr(torch, "save", save)
-    with pytest.raises(TrainingError, match=r"cannot write checkpoint at step 2 \(No space left on device\)"):
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(Interrupted, match=r"interrupted twice at step 2, not saved; last checkpoint: .*\(step 1\)"):
         train(cfg, progress=False)
-    assert checkpoint(cfg)["step"] == 1
-    assert not cfg.checkpoint_path.with_name(cfg.checkpoint_path.name + ".tmp").exists()
+    assert checkpoint(cfg)["step"] == 1 and temp_files(tmp_path) == []
+
+
+def test_resume_removes_stale_temp_files(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    cfg = config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=2)
+    train(cfg, progress=False)
+    stale = [cfg.checkpoint_path.with_name(cfg.checkpoint_path.name + ".tmp"),  # the older writer's name
+             tmp_path / f".{cfg.checkpoint_path.name}.k1ll3d.tmp", tmp_path / ".model.safetensors.x.tmp"]
+    for path in stale:
+        path.write_bytes(b"\x80half a pickle")
+    train(TrainConfig(**{**vars(cfg), "steps": 3, "resume": "auto"}), progress=False)
+    assert temp_files(tmp_path) == []
+
+
+@pytest.fixture
+def read_only_folder(tmp_path) -> Path:
+    """A folder nobody can write into: a read-only tmpfs as root (root ignores permissions)."""
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)]).returncode:
+        folder.chmod(0o555)
+    yield folder
+    if subprocess.run(["umount", str(folder)], capture_output=True).returncode:
+        folder.chmod(0o755)
+
+
+def test_output_that_cannot_be_written_is_refused_before_training(tmp_path, read_only_folder, photo_dir,
+                                                                  style_file):
+    """Refused before anything else: the loss network file does not even exist."""
+    for out, reason in ((tmp_path, "is a folder"), (read_only_folder / "model.safetensors",
+                                                    r"cannot write \((Read-only file system|Permission denied)\)")):
+        cfg = config(tmp_path, photo_dir, style_file, str(tmp_path / "no_vgg.safetensors"), out=str(out))
+        with pytest.raises(TrainingError, match=f"^{re.escape(str(out))}: {reason}.*; training not started$"):
+            train(cfg, progress=False)
+
+
+def test_resume_after_a_torn_log_line_drops_it(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    cfg = config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=2)
+    train(cfg, progress=False)
+    with open(cfg.log_path, "a") as f:
+        f.write('{"step": 3, "content": 0.41, "sty')  # what a kill in mid-write leaves
+    train(TrainConfig(**{**vars(cfg), "steps": 3, "resume": "auto"}), progress=False)
+    assert [json.loads(line)["step"] for line in cfg.log_path.read_text().splitlines()] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("content", ["random_bytes", "pickle"])
+def test_checkpoint_of_random_bytes_or_a_pickle_is_one_line(content, tmp_path, photo_dir, style_file, tiny_vgg_file,
+                                                            capsys):
+    cfg = config(tmp_path, photo_dir, style_file, tiny_vgg_file)
+    marker = tmp_path / "MARKER"
+    data = os.urandom(4096) if content == "random_bytes" else corpus.pickle_bytes(marker)
+    cfg.checkpoint_path.write_bytes(data)
+    code = cli_main(command(cfg, "--resume")[3:])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"style-app: error: {cfg.checkpoint_path}: unreadable checkpoint (")
+    assert err.count("\n") == 1 and not marker.exists()
+
+
+def test_ctrl_c_while_starting_up_exits_130_quietly():
+    """Ctrl-C while torch is still being imported (seconds, on a slow machine): no traceback."""
+    stop_at_torch = ("import sys, runpy\n"
+                     "class CtrlC:\n"
+                     "    def find_spec(self, name, path=None, target=None):\n"
+                     "        if name == 'torch':\n"
+                     "            raise KeyboardInterrupt\n"
+                     "sys.meta_path.insert(0, CtrlC())\n"
+                     "sys.argv = ['style-app', 'list']\n"
+                     "runpy.run_module('style_app', run_name='__main__')\n")
+    result = subprocess.run([sys.executable, "-c", stop_at_torch], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    assert (result.returncode, result.stderr) == (130, "style-app: interrupted\n")
 
 
 def test_unreadable_training_photo_is_one_line_from_a_worker(tmp_path, photo_dir, style_file, tiny_vgg_file):

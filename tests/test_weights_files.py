@@ -76,6 +76,11 @@ def bad_weights(weights_folder, tmp_path_factory) -> dict[str, Path]:
         "arch_incomplete": dict(edit_metadata=with_header(arch_config='{"channels": [32, 64, 128]}')),
         "arch_not_json": dict(edit_metadata=with_header(arch_config="{oops")),
         "unknown_norm": dict(edit_metadata=with_header(norm="../../etc/passwd")),
+        "nan_weights": dict(edit_tensors=with_tensor("enc1.0.weight", torch.full((32, 3, 9, 9), float("nan"),
+                                                                                   dtype=torch.float16))),
+        "inf_weights": dict(edit_tensors=with_tensor("out.bias", torch.tensor([1.0, float("inf"), 0.0],
+                                                                              dtype=torch.float16))),
+        **{name: dict(edit_metadata=with_header(**header)) for name, header in corpus.HOSTILE_HEADERS.items()},
     }
     for name, edit in edits.items():
         files[name] = rewrite(good, folder / f"{name}.safetensors", **edit)
@@ -84,7 +89,7 @@ def bad_weights(weights_folder, tmp_path_factory) -> dict[str, Path]:
 
 BAD_NAMES = ("empty", "truncated_half", "truncated_header", "random_bytes", "header_lie", "pickle",
              "not_style_app", "wrong_shape", "missing_tensor", "extra_tensor", "arch_lie", "arch_incomplete",
-             "arch_not_json", "unknown_norm")
+             "arch_not_json", "unknown_norm", "nan_weights", "inf_weights", *corpus.HOSTILE_HEADERS)
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -101,9 +106,24 @@ def test_shape_errors_say_which_tensor(bad_weights):
         load_model(bad_weights["missing_tensor"])
     with pytest.raises(WeightsError, match="unexpected tensor backdoor"):
         load_model(bad_weights["extra_tensor"])
-    # the header asks for a ~3 GB network: refused from the shapes, nothing allocated
-    with pytest.raises(WeightsError, match=r"needs \[100000, 3, 9, 9\]"):
+    # the header asks for a ~3 GB network: refused from its bounds, nothing built
+    with pytest.raises(WeightsError, match=r"channels must be 3 whole numbers from 1 to 1024"):
         load_model(bad_weights["arch_lie"])
+
+
+def test_header_and_number_errors_say_what_is_wrong(bad_weights):
+    expected = {
+        "arch_deep": r"res_blocks must be a whole number from 0 to 64",
+        "arch_wide_within_bounds": r"weights do not fit the network they describe \(tensor res\.10\.body.* is missing",
+        "deeply_nested": r"nested too deeply",
+        "styles_a_string": r"styles must be a list of 1 to 1024 distinct names",
+        "steps_not_a_number": r"steps must be a whole number",
+        "nan_weights": r"tensor enc1\.0\.weight holds NaN or Inf values",
+        "inf_weights": r"tensor out\.bias holds NaN or Inf values",
+    }
+    for name, message in expected.items():
+        with pytest.raises(WeightsError, match=message):
+            load_model(bad_weights[name])
 
 
 def test_pickle_payload_is_never_executed(bad_weights, tmp_path, shipped, capsys):
@@ -140,11 +160,36 @@ def test_cli_subprocess_with_pickle_weights_runs_nothing(bad_weights, tmp_path):
     assert not (bad_weights["pickle"].parent / "MARKER").exists()
 
 
-def test_broken_files_in_the_weights_folder_do_not_hide_good_ones(weights_folder, bad_weights, tmp_path):
+def test_broken_files_in_the_weights_folder_do_not_hide_good_ones(weights_folder, bad_weights, tmp_path, caplog):
     shutil.copy(weights_folder / "great_wave_batch.safetensors", tmp_path)
-    for name in ("pickle", "truncated_half", "not_style_app", "random_bytes"):
+    # every hostile header but the one that lies only about its tensors (refused at load)
+    broken = ("pickle", "truncated_half", "not_style_app", "random_bytes",
+              *(name for name in corpus.HOSTILE_HEADERS if name != "arch_wide_within_bounds"))
+    for name in broken:
         shutil.copy(bad_weights[name], tmp_path)
     assert [(m.style, m.norm) for m in available_models(tmp_path)] == [("great_wave", "batch")]
+    for name in broken:  # each named once, as a warning
+        assert sum(f"{name}.safetensors" in r.getMessage() for r in caplog.records if r.levelname == "WARNING") == 1
+    available_models(tmp_path)
+    assert len(caplog.records) == len(broken)
+
+
+def test_list_and_app_start_with_an_odd_file_in_the_weights_folder(weights_folder, bad_weights, tmp_path,
+                                                                   monkeypatch):
+    for model in ("great_wave_batch", "starry_night_instance"):
+        shutil.copy(weights_folder / f"{model}.safetensors", tmp_path)
+    for name in ("steps_not_a_number", "styles_a_string", "deeply_nested", "random_bytes"):
+        shutil.copy(bad_weights[name], tmp_path)
+    env = {**os.environ, "STYLE_APP_WEIGHTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "style_app", "list"], capture_output=True, text=True, cwd=REPO,
+                            env=env, timeout=120)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
+    assert sorted(line.split(": ")[2] for line in result.stderr.splitlines()) == sorted(
+        f"skipped {tmp_path / name}.safetensors" for name in ("deeply_nested", "random_bytes", "steps_not_a_number",
+                                                               "styles_a_string"))
+    from style_app.web import handlers
+    monkeypatch.setenv("STYLE_APP_WEIGHTS", str(tmp_path))
+    assert [slug for _, slug in handlers.style_choices()] == ["great_wave", "starry_night"]
 
 
 HOSTILE_NAMES = ("../../etc/passwd", "/etc/passwd", "starry_night/../great_wave", "..", "", "starry_night\0")

@@ -26,7 +26,7 @@ from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
 from style_app.tools import quality
 from style_app.training.data import resize_shorter
 from style_app.errors import ImageError, StyleAppError
-from style_app.images import IMAGE_SUFFIXES, fit_within, list_images, open_image, to_image, to_tensor
+from style_app.images import IMAGE_SUFFIXES, fit_within, list_images, open_image, save_image, to_image, to_tensor
 from style_app.tools.compare import labelled_grid
 from style_app.training.losses import PerceptualLoss
 from style_app.paintings import painting_paths, slug
@@ -155,9 +155,8 @@ def evaluate(content_dir: str | os.PathLike, style_dir: str | os.PathLike | None
     for folder in stylized_dirs or []:
         scores += _score_folder(judge, Path(folder), paths, style_dir)
     if grid_dir:
-        Path(grid_dir).mkdir(parents=True, exist_ok=True)
         for style in judge.columns:
-            judge.grid(style).save(Path(grid_dir) / f"{style}.jpg", quality=88)
+            save_image(judge.grid(style), Path(grid_dir) / f"{style}.jpg", quality=88)
     return scores
 
 

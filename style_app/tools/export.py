@@ -11,6 +11,7 @@ import torch
 
 from style_app.models.transformer import TransformerNet
 from style_app.errors import StyleAppError
+from style_app.files import atomic_output
 
 #: Smallest height/width the exported graph accepts (PyTorch pads smaller images; ONNX does not).
 MIN_SIDE = 16
@@ -20,22 +21,21 @@ TOLERANCE = 1e-3  # largest absolute difference (images in [0, 1]) accepted agai
 
 def export_onnx(model: TransformerNet, path: str | os.PathLike) -> Path:
     """Write `model` (fp32) as one ONNX file with dynamic batch, height and width (at least MIN_SIDE);
-    the weights sit inside it (a few MB), not in a .data file beside it."""
+    the weights sit inside it (a few MB), not in a .data file beside it. Written atomically
+    (style_app.files): a failed export leaves no partial file."""
     try:
         import onnx  # noqa: F401  (the exporter needs it; fail with an install hint instead)
         import onnxscript  # noqa: F401
     except ImportError:
         raise StyleAppError("ONNX export needs the onnx extra: pip install 'style_app[onnx]'") from None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     batch = torch.export.Dim("batch", min=1, max=1024)
     height = torch.export.Dim("height", min=MIN_SIDE, max=16384)
     width = torch.export.Dim("width", min=MIN_SIDE, max=16384)
-    with torch.no_grad():
-        torch.onnx.export(model.float().eval(), (torch.rand(2, 3, 64, 64),), str(path), input_names=["image"],
+    with torch.no_grad(), atomic_output(path) as tmp:
+        torch.onnx.export(model.float().eval(), (torch.rand(2, 3, 64, 64),), str(tmp), input_names=["image"],
                           output_names=["stylized"], dynamic_shapes={"x": {0: batch, 2: height, 3: width}},
                           dynamo=True, external_data=False, verbose=False)
-    return path
+    return Path(path)
 
 
 def check_onnx(path: str | os.PathLike, model: TransformerNet) -> float:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import math
 import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -30,7 +32,8 @@ from style_app.models.transformer import TransformerNet
 from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
 from style_app.training import add_style
 from style_app.training.data import ContentImages, StepBatches
-from style_app.errors import ImageError, Interrupted, TrainingError
+from style_app.errors import ImageError, Interrupted, OutputError, TrainingError
+from style_app.files import append_line, check_writable, stale_temp_files, write_atomically
 from style_app.images import fit_within, list_images, open_image, to_tensor
 from style_app.training.losses import PerceptualLoss
 from style_app.paintings import describe, painting_paths, slug
@@ -185,6 +188,7 @@ def _loop(run: _Run, progress: bool, stop_event: threading.Event | None,
 
 def _set_up(cfg: TrainConfig, vgg: VGGFeatures | None) -> _Run:
     """Device and ranks, model and optimizer (fresh or from the checkpoint), losses and data."""
+    _check_output(cfg)
     device = resolve_device(cfg.device)
     rank, world = _init_distributed(device)
     if device.type == "cuda":
@@ -197,7 +201,8 @@ def _set_up(cfg: TrainConfig, vgg: VGGFeatures | None) -> _Run:
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     start = _resume(cfg, model, optimizer, device) if cfg.resume else 0
     if rank == 0:
-        Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
+        for stale in stale_temp_files(cfg.checkpoint_path) + stale_temp_files(cfg.out):
+            stale.unlink(missing_ok=True)  # left by a kill mid-write
         if not cfg.resume:
             cfg.log_path.unlink(missing_ok=True)
     loss_fns = _loss_functions(cfg, vgg, device, memory_format)
@@ -222,6 +227,15 @@ def _network(cfg: TrainConfig) -> tuple[TransformerNet, list[int]]:
     if cfg.base:
         return add_style.grown_network(cfg.base, cfg.norm, cfg.arch)
     return TransformerNet(cfg.norm, cfg.arch, len(cfg.styles)), list(range(len(cfg.styles)))
+
+
+def _check_output(cfg: TrainConfig) -> None:
+    """Refuse an --out that cannot be written (a folder, a read-only filesystem) before training,
+    not after it."""
+    try:
+        check_writable(cfg.out)
+    except OutputError as e:
+        raise TrainingError(f"{e}; training not started") from None
 
 
 def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.device,
@@ -290,10 +304,14 @@ def _finish(run: _Run) -> Path:
     val = _evaluate(run) if run.val_photos is not None else None
     if val:
         _log(cfg, {"step": run.step, "split": "val", **val})
-    if cfg.base:
-        path = save_style(run.model, run.rows[0], cfg.out, cfg.base, _metadata(cfg, run.step, val))
-    else:
-        path = save_model(run.model, cfg.out, _metadata(cfg, run.step, val))
+    try:
+        if cfg.base:
+            path = save_style(run.model, run.rows[0], cfg.out, cfg.base, _metadata(cfg, run.step, val))
+        else:
+            path = save_model(run.model, cfg.out, _metadata(cfg, run.step, val))
+    except OutputError as e:
+        raise TrainingError(f"{cfg.out}: cannot write the weights ({e.reason}); the checkpoint at step {run.step} "
+                            f"is kept: free space, then run again with --resume") from None
     if run.world > 1:
         dist.destroy_process_group()
     return path
@@ -316,50 +334,68 @@ def _resume(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Opti
     if not path.is_file():
         raise TrainingError(f"{path}: no checkpoint to resume from")
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
-        saved = ckpt["config"]
-        defaults = {f.name: f.default for f in fields(TrainConfig)}  # keys older checkpoints lack
-        clashes = [k for k in RESUME_MUST_MATCH if saved.get(k, defaults[k]) != getattr(cfg, k)]
-        saved_styles = [slug(p) for p in painting_paths(saved.get("style_image") or [])]
-        if saved_styles != cfg.styles:
-            raise TrainingError(f"{path}: checkpoint was trained on the paintings {', '.join(saved_styles)}, "
-                                f"not {', '.join(cfg.styles)}")
-        if clashes:
-            raise TrainingError(f"{path}: checkpoint was trained with different "
-                                + ", ".join(f"{k} ({saved.get(k)} vs {getattr(cfg, k)})" for k in clashes))
+        with warnings.catch_warnings():  # torch warns about odd pickles before refusing them
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location=device, weights_only=True)  # never runs pickled code
+        _check_same_run(cfg, path, ckpt["config"])
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         torch.set_rng_state(ckpt["rng"].cpu())
-    except (RuntimeError, KeyError, EOFError, OSError) as e:
-        raise TrainingError(f"{path}: unreadable checkpoint ({type(e).__name__})") from None
-    step = int(ckpt["step"])
-    if cfg.log_path.exists():  # drop log lines written after the checkpoint
-        lines = [line for line in cfg.log_path.read_text().splitlines()
-                 if line.strip() and json.loads(line)["step"] <= step]
-        cfg.log_path.write_text("".join(line + "\n" for line in lines))
+        step = int(ckpt["step"])
+    except TrainingError:
+        raise
+    except Exception as e:  # random bytes, a pickle, a torn file: torch raises many types
+        raise TrainingError(f"{path}: unreadable checkpoint ({type(e).__name__}); delete it to start over") from None
+    _trim_log(cfg, step)
     return step
+
+
+def _check_same_run(cfg: TrainConfig, path: Path, saved: dict) -> None:
+    """Refuse a checkpoint of other paintings or other settings: it would not resume this run."""
+    defaults = {f.name: f.default for f in fields(TrainConfig)}  # keys older checkpoints lack
+    clashes = [k for k in RESUME_MUST_MATCH if saved.get(k, defaults[k]) != getattr(cfg, k)]
+    saved_styles = [slug(p) for p in painting_paths(saved.get("style_image") or [])]
+    if saved_styles != cfg.styles:
+        raise TrainingError(f"{path}: checkpoint was trained on the paintings {', '.join(saved_styles)}, "
+                            f"not {', '.join(cfg.styles)}")
+    if clashes:
+        raise TrainingError(f"{path}: checkpoint was trained with different "
+                            + ", ".join(f"{k} ({saved.get(k)} vs {getattr(cfg, k)})" for k in clashes))
+
+
+def _trim_log(cfg: TrainConfig, step: int) -> None:
+    """Keep the log lines up to the checkpoint's step; drop later ones and any torn line (a kill
+    mid-write)."""
+    if not cfg.log_path.exists():
+        return
+    kept = []
+    for line in cfg.log_path.read_text(errors="replace").splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue
+    try:
+        write_atomically(cfg.log_path, "".join(line + "\n" for line in kept).encode())
+    except OutputError as e:
+        raise TrainingError(str(e)) from None
 
 
 def _save_checkpoint(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Optimizer,
                      step: int, lead: bool, last_saved: int) -> None:
-    """Write atomically (temp file, fsync, rename): a kill at any moment leaves the previous one.
+    """Write atomically (style_app.files): a kill, a full disk or a second Ctrl-C at any moment
+    leaves the previous one and no temporary file.
     Non-finite weights are refused, so every checkpoint is a good one."""
     _check_finite(cfg, model, step, last_saved)
     if not lead:
         return
-    path = cfg.checkpoint_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    state = io.BytesIO()  # in memory first: torch's writer turns a full disk into a RuntimeError
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "config": asdict(cfg), "rng": torch.get_rng_state()}, state)
     try:
-        with open(tmp, "wb") as f:
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                        "config": asdict(cfg), "rng": torch.get_rng_state()}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:  # e.g. disk full: say so, and leave the previous checkpoint as it was
-        tmp.unlink(missing_ok=True)
-        raise TrainingError(f"{path}: cannot write checkpoint at step {step} ({e.strerror or e}); "
+        write_atomically(cfg.checkpoint_path, state.getvalue())
+    except OutputError as e:  # e.g. disk full: say so, and leave the previous checkpoint as it was
+        raise TrainingError(f"{cfg.checkpoint_path}: cannot write checkpoint at step {step} ({e.reason}); "
                             f"the previous one is intact") from None
 
 
@@ -375,8 +411,13 @@ def _describe_checkpoint(cfg: TrainConfig, step: int) -> str:
 
 
 def _log(cfg: TrainConfig, record: dict) -> None:
-    with open(cfg.log_path, "a") as f:
-        f.write(json.dumps(record) + "\n")
+    """One line of the loss log; a failed write leaves no torn line and stops with one line."""
+    try:
+        append_line(cfg.log_path, json.dumps(record))
+    except OutputError as e:
+        kept = f"{cfg.checkpoint_path} is kept" if cfg.checkpoint_path.exists() else "no checkpoint yet"
+        raise TrainingError(f"{cfg.log_path}: cannot write the loss log at step {record['step']} ({e.reason}); "
+                            f"{kept}; free space, then continue with --resume") from None
 
 
 def _validation_batch(cfg: TrainConfig, device: torch.device) -> torch.Tensor:

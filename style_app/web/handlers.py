@@ -22,7 +22,7 @@ from style_app.errors import ImageError, StyleAppError
 from style_app.images import fit_within, open_image
 from style_app.runtime import resolve_device
 from style_app.style_files import conditional_network
-from style_app.stylizer import cached_stylizer
+from style_app.stylizer import cached_stylizer, check_fraction
 from style_app.training.add_style import add_style_config
 from style_app.web.trainer import Progress, StyleTrainer
 from style_app.weights import available_models, file_styles, weights_dirs
@@ -106,6 +106,7 @@ def stylize(photo: Image.Image, style: str, norm: str, strength: float = 1.0,
     """One photo through one shipped model, timed (model loading excluded); `blend` (0-1) mixes in
     the style `blend_with` of the same conditional network."""
     # blend weights on a 5 % grid: nobody sees a finer step, and the model cache stays small
+    check_fraction("blend", blend)
     blend = round(blend * 20) / 20 if blend_with else 0.0
     stylizer = cached_stylizer(style, norm, blend_with=blend_with if blend else None, blend=blend)
     start = time.perf_counter()

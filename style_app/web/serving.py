@@ -5,12 +5,15 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import secrets
 import threading
 import time
 from pathlib import Path
 
+from style_app.files import write_atomically
+
 M_ARENA_MAX = -8  # glibc malloc.h
+#: Most bytes one upload request may carry, all its files together (Gradio caps each file alone).
+MAX_UPLOAD_REQUEST_BYTES = 64 * 2**20
 
 
 @functools.cache
@@ -20,6 +23,7 @@ def harden_server() -> None:
     if glibc() is not None:
         trim_memory_periodically()
     atomic_gradio_cache_writes()
+    bound_upload_requests()
 
 
 @functools.cache
@@ -58,8 +62,8 @@ def atomic_gradio_cache_writes() -> None:
     """Gradio stores each output picture at cache/<hash of its bytes>/image.<ext> and rewrites
     that file in place (truncate, then write). Two requests with the same result (same photo,
     same style) share the path, and a client downloading it mid-rewrite gets an empty file.
-    Write a private temp file and rename it over instead: a reader
-    sees the old complete file or the new one, never a partial one."""
+    Write it atomically instead (style_app.files): a reader sees the old complete file or the new
+    one, never a partial one, and a full disk leaves neither a truncated file nor a temp file."""
     from gradio import processing_utils
 
     if getattr(processing_utils.save_pil_to_cache, "atomic", False):
@@ -69,11 +73,43 @@ def atomic_gradio_cache_writes() -> None:
         data = processing_utils.encode_pil_to_bytes(img, format)
         folder = Path(cache_dir) / processing_utils.hash_bytes(data)
         folder.mkdir(exist_ok=True, parents=True)
-        target = (folder / f"{name}.{format}").resolve()
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-        return str(target)
+        return str(write_atomically((folder / f"{name}.{format}").resolve(), data))
 
     save_pil_to_cache.atomic = True
     processing_utils.save_pil_to_cache = save_pil_to_cache
+
+
+def bound_upload_requests(max_bytes: int = MAX_UPLOAD_REQUEST_BYTES) -> None:
+    """Gradio caps each uploaded file (`max_file_size`) but lets one request carry up to 1000 of
+    them. Refuse a request once its body passes `max_bytes`, while it streams in (HTTP 413, and
+    Gradio removes the files it had begun), so no request can fill the disk."""
+    from gradio import routes
+
+    if getattr(routes.upload_fn, "bounded", False):
+        return
+    unbounded = routes.upload_fn
+
+    async def upload_fn(request, *args, **kwargs):
+        return await unbounded(_bounded_request(request, max_bytes), *args, **kwargs)
+
+    upload_fn.bounded = True
+    routes.upload_fn = upload_fn
+
+
+def _bounded_request(request, max_bytes: int):
+    """The same request, whose body stops with Gradio's size error past `max_bytes`."""
+    from starlette.formparsers import MultiPartException
+    from starlette.requests import Request
+
+    received = 0
+
+    async def receive() -> dict:
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > max_bytes:  # Gradio answers 413 to this wording
+            raise MultiPartException(f"Request exceeded maximum allowed size of {max_bytes} bytes for all "
+                                     f"its files together.")
+        return message
+
+    return Request(request.scope, receive)
