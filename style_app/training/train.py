@@ -153,6 +153,7 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
 
     Setting `stop` (from another thread) stops like Ctrl-C: a checkpoint, then Interrupted.
     `on_step(step, model)` runs after every step, between steps, in the training thread."""
+    _check_output(cfg)
     with _only_writer(cfg):
         run = _set_up(cfg, vgg)
         return _loop(run, progress, stop, on_step)
@@ -188,7 +189,6 @@ def _loop(run: _Run, progress: bool, stop_event: threading.Event | None,
 
 def _set_up(cfg: TrainConfig, vgg: VGGFeatures | None) -> _Run:
     """Device and ranks, model and optimizer (fresh or from the checkpoint), losses and data."""
-    _check_output(cfg)
     device = resolve_device(cfg.device)
     rank, world = _init_distributed(device)
     if device.type == "cuda":
@@ -231,7 +231,7 @@ def _network(cfg: TrainConfig) -> tuple[TransformerNet, list[int]]:
 
 def _check_output(cfg: TrainConfig) -> None:
     """Refuse an --out that cannot be written (a folder, a read-only filesystem) before training,
-    not after it."""
+    not after it, and before its lock file is made beside it."""
     try:
         check_writable(cfg.out)
     except OutputError as e:
