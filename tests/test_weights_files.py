@@ -183,7 +183,7 @@ def test_list_and_app_start_with_an_odd_file_in_the_weights_folder(weights_folde
     env = {**os.environ, "STYLE_APP_WEIGHTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-m", "style_app", "list"], capture_output=True, text=True, cwd=REPO,
                             env=env, timeout=120)
-    assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 3  # the header and the two models
     assert sorted(line.split(": ")[2] for line in result.stderr.splitlines()) == sorted(
         f"skipped {tmp_path / name}.safetensors" for name in ("deeply_nested", "random_bytes", "steps_not_a_number",
                                                                "styles_a_string"))
