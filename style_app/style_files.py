@@ -21,9 +21,9 @@ from style_app.models.norms import PerStyleBatchNorm, StyleConditional
 from style_app.models.transformer import TransformerNet
 from style_app.errors import WeightsError
 from style_app.paintings import describe
-from style_app.weights import (STYLE_FORMAT, ModelInfo, shape_mismatch, available_models, file_styles,
-                               find_base, is_added_style, load_model, weights_dirs, read_metadata, weights_hash,
-                               write_weights)
+from style_app.weights import (STYLE_FORMAT, ModelInfo, available_models, check_finite, file_styles, find_base,
+                               is_added_style, load_model, read_metadata, shape_mismatch, warn_skipped, weights_dirs,
+                               weights_hash, write_weights)
 
 
 def per_style_keys(model: TransformerNet) -> list[str]:
@@ -79,7 +79,7 @@ def read_style_rows(path: str | os.PathLike, model: TransformerNet) -> dict[str,
         mismatch = shape_mismatch(expected, found)
         if mismatch:
             raise WeightsError(f"{path}: does not fit its network ({mismatch})")
-        return {k: v.float() for k, v in load_file(str(path)).items()}
+        return {k: v.float() for k, v in check_finite(path, load_file(str(path))).items()}
     except (SafetensorError, OSError) as e:
         raise WeightsError(f"{path}: not a readable style file ({e})") from None
 
@@ -131,15 +131,20 @@ def _with_added_styles(base_path: Path, own: list[tuple[Path, dict]]) -> tuple[T
     if model.num_styles == 1:
         return model, metadata  # a one-style network has no per-style rows to add to
     styles = file_styles(metadata)
-    chosen: list[tuple[Path, dict]] = []
+    chosen: list[tuple[dict, dict[str, torch.Tensor]]] = []  # (header, rows) of each added style
     for style_path, meta in own + [(info.path, info.metadata) for info in added_styles(base_path)]:
-        if meta["style"] not in styles + [m["style"] for _, m in chosen]:  # shipped and first-found win
-            chosen.append((style_path, meta))
+        if meta["style"] in styles + [m["style"] for m, _ in chosen]:
+            continue  # shipped and first-found win
+        try:
+            chosen.append((meta, read_style_rows(style_path, model)))
+        except WeightsError as e:
+            if own and style_path == own[0][0]:
+                raise
+            warn_skipped(style_path, str(e))  # another added style's damaged file must not hide the network
     paintings = metadata.get("paintings") or [{"style": s, **describe(s)} for s in styles]
-    merged = {**metadata, "styles": styles + [m["style"] for _, m in chosen],
+    merged = {**metadata, "styles": styles + [m["style"] for m, _ in chosen],
               "paintings": paintings + [{"style": m["style"], **{k: m.get(k, "") for k in ("title", "artist", "year")}}
-                                        for _, m in chosen]}
+                                        for m, _ in chosen]}
     if own:
         merged["default_style"] = own[0][1]["style"]
-    rows = [read_style_rows(style_path, model) for style_path, _ in chosen]
-    return with_added_styles(model, rows).eval(), merged
+    return with_added_styles(model, [rows for _, rows in chosen]).eval(), merged

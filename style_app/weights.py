@@ -164,7 +164,17 @@ def _metadata_problem(meta: dict) -> str:
     wrong = [k for k, kind in expected.items() if k in meta and not isinstance(meta[k], kind)]
     if not problem and (wrong or not all(isinstance(p, dict) for p in meta.get("paintings", []))):
         problem = f"{(wrong or ['paintings'])[0]} has the wrong type"
-    return problem
+    return problem or (_style_file_problem(meta) if is_added_style(meta) else "")
+
+
+def _style_file_problem(meta: dict) -> str:
+    """A style file must name its style and the network it was learned for; '' when it does."""
+    base = meta.get("base")
+    if not (isinstance(meta.get("style"), str) and meta["style"]):
+        return "a style file must name its style"
+    if not (isinstance(base, dict) and all(isinstance(base.get(k), str) for k in ("name", "sha256"))):
+        return "base must hold the network's file name and weights hash"
+    return ""
 
 
 def _arch_problem(arch: object) -> str:
@@ -198,15 +208,21 @@ def load_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
         if mismatch:
             raise WeightsError(f"{path}: weights do not fit the network they describe ({mismatch})")
         model = TransformerNet(meta["norm"], arch, num_styles)
-        state = load_file(str(path))
-        non_finite = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
-        if non_finite:
-            raise WeightsError(f"{path}: tensor {non_finite} holds NaN or Inf values; the file is damaged")
+        state = check_finite(path, load_file(str(path)))
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         detail = f"header lacks {e}" if isinstance(e, KeyError) else first_line(e)
         raise WeightsError(f"{path}: weights do not fit the network they describe ({detail})") from None
     return model.eval(), meta
+
+
+def check_finite(path: str | os.PathLike, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`state`, or a WeightsError naming the first tensor holding NaN or Inf: a damaged file, which
+    would stylize every photo black."""
+    non_finite = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if non_finite:
+        raise WeightsError(f"{path}: tensor {non_finite} holds NaN or Inf values; the file is damaged")
+    return state
 
 
 def shape_mismatch(expected: dict[str, tuple], found: dict[str, tuple]) -> str:
@@ -237,7 +253,7 @@ def available_models(directory: str | os.PathLike | None = None) -> list[ModelIn
         try:
             meta = read_metadata(path)
         except WeightsError as e:
-            _warn_once(path, str(e))
+            warn_skipped(path, str(e))
             continue
         if is_added_style(meta) and find_base(path, meta) is None:
             continue
@@ -249,7 +265,7 @@ def available_models(directory: str | os.PathLike | None = None) -> list[ModelIn
 _warned: set[tuple[Path, float]] = set()
 
 
-def _warn_once(path: Path, message: str) -> None:
+def warn_skipped(path: Path, message: str) -> None:
     """Log a skipped file once per version of it (the registry is read on every request)."""
     key = (path, _mtime(path))
     if key not in _warned:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 
 import numpy as np
 import pytest
@@ -15,13 +16,13 @@ from helpers import random_photo, save_conditional_network
 from style_app.models.transformer import TransformerNet
 from style_app.cli import main
 from style_app.errors import TrainingError, WeightsError
-from style_app.style_files import load_network, per_style_keys
+from style_app.style_files import load_network, per_style_keys, save_style
 from style_app.stylizer import Stylizer, cached_stylizer
 from style_app.tools.compare import compare_norms
 from style_app.training.add_style import CONTENT_DIR_ENV, add_style_config
 from style_app.training.train import train
 from style_app.weights import (SHIPPED_ENV, WEIGHTS_ENV, available_models, load_model, read_metadata, save_model,
-                               shipped_weights_dir)
+                               shipped_weights_dir, write_weights)
 
 NORMS = ("instance", "batch", "layer", "group")
 
@@ -129,6 +130,37 @@ def test_a_style_file_loads_only_onto_its_own_network(zoo, painting, photo_dir, 
         Stylizer.from_file(path, "cpu")
     assert ("water_lilies", "layer") not in {(m.style, m.norm) for m in available_models()}  # not listed, not lost
     assert path.exists()
+
+
+def test_a_damaged_style_file_is_refused_and_never_hides_its_network(zoo, caplog):
+    """A style file is untrusted like a network file: a bad header or NaN rows are one line naming
+    the file. In the weights folder, one with a bad header is skipped when listing, one with bad rows
+    when its network loads: each named once as a warning, the network and its other styles still load."""
+    base = zoo / "tiny_instance.safetensors"
+    model, _ = load_model(base)
+    good = save_style(model, 0, zoo / "good_tiny_instance.safetensors", base, {"style": "good", "arch": "johnson"})
+    rows, header = load_file(str(good)), read_metadata(good)
+    damaged = {"no_style": (rows, {k: v for k, v in header.items() if k != "style"}),
+               "base_a_string": (rows, {**header, "style": "base_a_string", "base": "tiny_instance.safetensors"}),
+               "nan_rows": ({k: torch.full_like(v, float("nan")) for k, v in rows.items()}, {**header, "style": "nan"})}
+    paths = {name: write_weights(state, zoo / f"{name}_tiny_instance.safetensors", head)
+             for name, (state, head) in damaged.items()}
+    messages = {"no_style": "a style file must name its style", "base_a_string": "base must hold the network's file",
+                "nan_rows": "holds NaN or Inf values"}
+    for name, message in messages.items():
+        with pytest.raises(WeightsError, match=f"^{re.escape(str(paths[name]))}: .*{re.escape(message)}"):
+            load_network(paths[name])
+    with caplog.at_level("WARNING"):
+        listed = {m.style for m in available_models() if m.norm == "instance"}
+        assert listed == {"starry_night", "great_wave", "good", "nan"}
+        _, metadata = load_network(base)
+        assert metadata["styles"] == ["starry_night", "great_wave", "good"]
+        load_network(base)
+    skipped = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert sorted(skipped) == sorted(f"skipped {paths[name]}: " + text for name, text in (
+        ("no_style", "invalid style_app metadata (a style file must name its style)"),
+        ("base_a_string", "invalid style_app metadata (base must hold the network's file name and weights hash)"),
+        ("nan_rows", f"tensor {next(iter(sorted(rows)))} holds NaN or Inf values; the file is damaged")))
 
 
 def test_add_style_resumes_exactly(zoo, painting, photo_dir, tiny_vgg_file, tmp_path):
