@@ -92,19 +92,15 @@ def _read_state_file(path: Path) -> dict[str, torch.Tensor]:
         raise VGGWeightsError(f"{path}: not a readable safetensors file ({e})") from e
 
 
-def save_torchvision_vgg(path: str | os.PathLike) -> Path:
-    """Write torchvision's ImageNet VGG-16 features (VGG16_Weights.IMAGENET1K_V1, downloaded once)
-    as a safetensors file in the vgg16().features layout: the file `load_vgg` reads offline."""
-    from safetensors.torch import save_file
+def torchvision_vgg_file() -> bytes:
+    """torchvision's ImageNet VGG-16 features (VGG16_Weights.IMAGENET1K_V1, downloaded once) as the
+    bytes of a safetensors file in the vgg16().features layout: the file `load_vgg` reads offline.
+    Bytes, so the caller writes them atomically (style_app.files)."""
+    from safetensors.torch import save
 
     state = {k: v.contiguous() for k, v in _torchvision_state().items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata={"layout": "torchvision.models.vgg16().features state_dict",
-                                         "origin": "torchvision VGG16_Weights.IMAGENET1K_V1"})
-    os.replace(tmp, path)
-    return path
+    return save(state, metadata={"layout": "torchvision.models.vgg16().features state_dict",
+                                 "origin": "torchvision VGG16_Weights.IMAGENET1K_V1"})
 
 
 def _torchvision_state() -> dict[str, torch.Tensor]:

@@ -428,17 +428,17 @@ def run_export(args: argparse.Namespace) -> None:
 
 
 def run_vgg_weights(args: argparse.Namespace) -> None:
-    from style_app.models.vgg import VGGWeightsError, save_torchvision_vgg
+    from style_app.files import write_atomically
+    from style_app.models.vgg import VGGWeightsError, torchvision_vgg_file
 
     try:
-        path = save_torchvision_vgg(args.out)
+        data = torchvision_vgg_file()
     except VGGWeightsError as e:
         cause = e.__cause__ or e
         raise StyleAppError(f"cannot get torchvision's VGG16_Weights.IMAGENET1K_V1 ({type(cause).__name__}: "
                             f"{first_line(cause)}); run this where the internet is reachable, then copy "
                             f"{args.out} over") from None
-    except OSError as e:
-        raise StyleAppError(f"{args.out}: cannot write the file ({e})") from None
+    path = write_atomically(args.out, data)
     print(f"wrote {path}: pass it as --vgg-weights {path} (or set STYLE_APP_VGG_WEIGHTS)")
 
 

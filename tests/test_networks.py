@@ -86,6 +86,21 @@ def test_vgg_weights_command_writes_the_file_load_vgg_reads(tmp_path, monkeypatc
     assert all(torch.equal(loaded[k], expected[k]) for k in loaded)
 
 
+def test_vgg_weights_command_that_cannot_write_is_one_line_and_leaves_no_temp_file(tmp_path, monkeypatch, capsys):
+    """The file goes through the atomic writer (style_app.files): here --out is a folder."""
+    import torchvision.models
+
+    from style_app.cli import main
+
+    downloaded = type("VGG", (), {"features": vgg_layers(TINY_VGG_WIDTHS)})
+    monkeypatch.setattr(torchvision.models, "vgg16", lambda weights: downloaded)
+    (tmp_path / "taken").mkdir()
+    assert main(["vgg-weights", "--out", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"style-app: error: {tmp_path / 'taken'}: cannot write (") and err.count("\n") == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"] and not any((tmp_path / "taken").iterdir())
+
+
 def test_vgg_weights_command_offline_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
     import torchvision.models
 
