@@ -8,6 +8,7 @@ from PIL import Image
 from helpers import random_photo
 from style_app.cli import main
 from style_app.tools.evaluate import GRID_TILE
+from style_app.weights import load_model, save_model
 
 
 def run(capsys, *argv):
@@ -106,7 +107,11 @@ def test_evaluate_scores_every_model(shipped, photo_dir, style_file, tiny_vgg_fi
 def test_evaluate_scores_given_files_and_another_tools_pictures(shipped, photo_dir, style_file, tiny_vgg_file,
                                                                   tmp_path, capsys):
     """--weights scores files outside the weights folder; --stylized-dir scores pictures made
-    elsewhere: the photos themselves score a palette and contrast ratio of exactly 1."""
+    elsewhere: the photos themselves score a palette and contrast ratio of exactly 1. Both are
+    scored against the same painting, whatever size the model was trained with."""
+    model_file = tmp_path / "small_painting.safetensors"
+    network, meta = load_model(shipped / "great_wave_layer.safetensors")
+    save_model(network, model_file, {"style": "great_wave", "arch": "johnson", "train_config": {"style_size": 16}})
     style_dir = tmp_path / "styles"
     style_dir.mkdir()
     Image.open(style_file).save(style_dir / "great_wave.jpg")
@@ -116,14 +121,20 @@ def test_evaluate_scores_given_files_and_another_tools_pictures(shipped, photo_d
     for photo in photos:
         Image.open(photo).save(peer / f"{photo.stem}.png")
     code, out, err = run(capsys, "evaluate", "--content-dir", str(photo_dir), "--style-dir", str(style_dir),
-                         "--weights", str(shipped / "great_wave_layer.safetensors"), "--stylized-dir",
+                         "--weights", str(model_file), "--stylized-dir",
                          str(tmp_path / "peer"), "--vgg-weights", tiny_vgg_file, "--limit", "2", "--size", "24",
                          "--json", str(tmp_path / "scores.json"), "--grid", str(tmp_path / "grids"))
     assert code == 0, err
     grid = Image.open(tmp_path / "grids" / "great_wave.jpg")  # photo, painting, model, peer; a row per photo
     assert grid.width == 4 * GRID_TILE and 2 * GRID_TILE < grid.height < 3 * GRID_TILE
     model, folder = json.loads((tmp_path / "scores.json").read_text())
-    assert (model["style"], model["norm"], model["source"]) == ("great_wave", "layer", "great_wave_layer.safetensors")
+    assert (model["style"], model["norm"], model["source"]) == ("great_wave", "layer", model_file.name)
+    code, _, err = run(capsys, "evaluate", "--content-dir", str(photo_dir), "--style-dir", str(style_dir),
+                       "--stylized-dir", str(tmp_path / "peer"), "--vgg-weights", tiny_vgg_file, "--limit", "2",
+                       "--size", "24", "--json", str(tmp_path / "alone.json"))
+    alone, = json.loads((tmp_path / "alone.json").read_text())
+    assert code == 0, err
+    assert alone["style_ratio"] == folder["style_ratio"]  # one reference painting, whoever is scored first
     assert (folder["style"], folder["arch"], folder["ms_per_image"]) == ("great_wave", "peer", None)
     assert abs(folder["palette_ratio"] - 1) < 0.02 and abs(folder["contrast_ratio"] - 1) < 0.02
     assert folder["blobs"] == 0

@@ -37,7 +37,9 @@ EVAL_SHORTER_SIDE = 512
 GRID_PHOTOS = 4   # rows of the --grid pictures
 GRID_TILE = 320   # their tiles' side in pixels
 STYLE_DIR_ENV = "STYLE_APP_STYLE_DIR"
-DEFAULT_STYLE_SIZE = 512
+#: Longer side of the painting every model and tool is scored against: one reference for all, so
+#: rows compare (the Gram targets depend on the painting's scale), whatever size a model trained at.
+PAINTING_SIZE = 512
 
 
 @dataclass
@@ -79,18 +81,18 @@ class _Judge:
         self.by_style: dict[str, tuple[PerceptualLoss, float, torch.Tensor]] = {}
         self.columns: dict[str, list[tuple[str, list[torch.Tensor]]]] = {}  # style -> (label, outputs)
 
-    def painting(self, style: str, path: Path, style_size: int) -> tuple[PerceptualLoss, float, torch.Tensor]:
+    def painting(self, style: str, path: Path) -> tuple[PerceptualLoss, float, torch.Tensor]:
         if style not in self.by_style:
-            painting = to_tensor(fit_within(open_image(path), style_size))
+            painting = to_tensor(fit_within(open_image(path), PAINTING_SIZE))
             loss = PerceptualLoss(self.vgg, painting)
             baseline = statistics.fmean(_style_loss(loss, photo) for photo in self.photos)
             self.by_style[style] = (loss, baseline, painting[0])
         return self.by_style[style]
 
-    def score(self, style: str, norm: str, arch: str, source: str, painting_path: Path, style_size: int,
+    def score(self, style: str, norm: str, arch: str, source: str, painting_path: Path,
               stylized: Iterable[tuple[torch.Tensor, float]]) -> ModelScore:
         """Score the stylized versions of self.photos (with the seconds each took, or NaN)."""
-        loss, baseline, painting = self.painting(style, painting_path, style_size)
+        loss, baseline, painting = self.painting(style, painting_path)
         rows, shown = [], []
         for photo, (out, seconds) in zip(self.photos, stylized):
             if len(shown) < GRID_PHOTOS:
@@ -148,10 +150,9 @@ def evaluate(content_dir: str | os.PathLike, style_dir: str | os.PathLike | None
     style_dir = style_dir or os.environ.get(STYLE_DIR_ENV)
     scores = []
     for info in models:
-        style_size = int(info.metadata.get("train_config", {}).get("style_size", DEFAULT_STYLE_SIZE))
         stylizer = Stylizer.from_file(info.path, device, style=info.style)
         scores.append(judge.score(info.style, info.norm, info.arch, info.path.name, find_painting(info, style_dir),
-                                  style_size, (_timed(stylizer.run, photo) for photo in judge.photos)))
+                                  (_timed(stylizer.run, photo) for photo in judge.photos)))
     for folder in stylized_dirs or []:
         scores += _score_folder(judge, Path(folder), paths, style_dir)
     if grid_dir:
@@ -187,7 +188,7 @@ def _score_folder(judge: _Judge, folder: Path, photo_paths: list[Path],
         if painting is None:
             raise StyleAppError(f"no painting found for style {sub.name!r}: pass --style-dir with {sub.name}.jpg")
         outputs = [_read_output(sub, p.stem, photo) for p, photo in zip(photo_paths, judge.photos)]
-        scores.append(judge.score(sub.name, "-", folder.name, folder.name, painting, DEFAULT_STYLE_SIZE,
+        scores.append(judge.score(sub.name, "-", folder.name, folder.name, painting,
                                   ((out, math.nan) for out in outputs)))
     return scores
 
