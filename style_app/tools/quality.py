@@ -6,9 +6,9 @@
   1 = no closer to the painting's colours than the photo; lower is better.
 - contrast ratio: standard deviation of the stylized picture's luminance over the photo's
   (Rec. 601 luma). 1 = as contrasty as the photo; a pale colour grade scores well below 1.
-- blobs: smooth bright spots the network paints into areas that are flat in the photo (walls,
-  sky): 16x16-pixel patches flat in the photo and smooth in the picture whose colour is far
-  brighter than the picture's own colour mapping predicts (blob_mask). Counted per image.
+- blobs: smooth spots the network paints into areas that are flat in the photo (walls, sky), pale
+  or dark: 16x16-pixel patches flat in the photo and smooth in the picture whose colour is far
+  from what the picture's own colour mapping predicts (blob_mask). Counted per image.
 """
 from __future__ import annotations
 
@@ -58,14 +58,15 @@ def contrast_ratio(stylized: torch.Tensor, photo: torch.Tensor) -> float:
 
 def blob_mask(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
     """(H/PATCH, W/PATCH) bool: blob patches. A blob patch is flat in the photo, smooth in the
-    stylized picture, brighter than the picture's overall colour mapping predicts, and more than
-    BLOB_MARGIN (RGB distance) away from that prediction.
+    stylized picture, and more than BLOB_MARGIN (RGB distance) away from the colour the picture's
+    overall colour mapping predicts for it.
 
     The mapping is a least-squares quadratic fit from the photo's patch colours to the stylized
     patch colours over the whole picture: it absorbs the colour grade and tone curve, and strokes smaller
-    than a patch average out. What remains are smooth bright patches of a colour painted where the
-    photo has nothing to paint: the pale lilac, white or yellow blobs of per-image normalization
-    (StyleGAN2's "droplets"). Painted texture over a flat area is not smooth, so it does not count."""
+    than a patch average out. What remains are smooth patches of a colour painted where the photo
+    has nothing to paint: the pale lilac, white or yellow blobs and the dark droplets of per-image
+    normalization (StyleGAN2's "droplets"). Painted texture over a flat area is not smooth, so it
+    does not count."""
     h, w = (photo.shape[-2] // PATCH) * PATCH, (photo.shape[-1] // PATCH) * PATCH
     src, out = photo[:, :h, :w].float(), stylized[:, :h, :w].float()
     src_mean = F.avg_pool2d(src[None], PATCH)[0]                        # (3, h/P, w/P)
@@ -76,7 +77,7 @@ def blob_mask(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
     coef = torch.linalg.lstsq(x, target).solution
     residual = (target - x @ coef).T.reshape(out_mean.shape)
     return ((_luminance_std(src) < FLAT_STD) & (_luminance_std(out) < SMOOTH_STD)
-            & (luminance(residual) > 0) & (residual.norm(dim=0) > BLOB_MARGIN))
+            & (residual.norm(dim=0) > BLOB_MARGIN))
 
 
 def _luminance_std(image: torch.Tensor) -> torch.Tensor:
