@@ -128,16 +128,20 @@ def gallery(results: list[NormResult], bn_batch_statistics: bool = False) -> lis
     return [(r.image, f"{r.label}" + (f" ({stats})" if r.norm == "batch" else "")) for r in results]
 
 
+#: The held-out measures of `style-app evaluate` shown beside each picture: (column, JSON key).
+HELD_OUT_COLUMNS = (("Gram ratio", "style_ratio"), ("Palette ratio", "palette_ratio"),
+                    ("Contrast", "contrast_ratio"), ("Blobs", "blobs"), ("Content loss", "content_loss"))
+
+
 def latency_table(results: list[NormResult], style: str) -> pd.DataFrame:
-    """Per model: milliseconds on this photo, and how it scored on held-out photos (weights/
-    scores.json), so the norms' costs and measured quality sit beside their pictures."""
+    """Per model: milliseconds on this photo, and how it scored on held-out photos (scores.json
+    beside the weights; docs/quality.md says what each measure means), so the norms' costs and
+    measured quality sit beside their pictures."""
     scores = held_out_scores()
     measured = [scores.get((style, r.norm, "johnson"), {}) for r in results]
     return pd.DataFrame({"Normalization": [norm_label(r.norm) for r in results],
                          "Latency (ms)": [round(r.seconds * 1000) for r in results],
-                         "Style ratio (held-out)": [
-                             _rounded(m.get("style_ratio")) for m in measured],
-                         "Content loss (held-out)": [_rounded(m.get("content_loss")) for m in measured]})
+                         **{column: [_rounded(m.get(key)) for m in measured] for column, key in HELD_OUT_COLUMNS}})
 
 
 def held_out_scores() -> dict[tuple[str, str, str], dict]:

@@ -123,8 +123,9 @@ def compare_tab(max_side: int) -> CompareTab:
         gallery = gr.Gallery(label="IN, BN, LN, GN", columns=4, height=360, object_fit="contain", format="png",
                              elem_id="compare-gallery")
         # one above the other: side by side, the four score columns did not fit
-        latency = gr.Dataframe(label="Per model: latency on this photo; on held-out photos, style "
-                               "ratio (lower = closer to the painting) and content loss", interactive=False)
+        latency = gr.Dataframe(label="Per model: latency on this photo; on held-out photos (docs/quality.md): "
+                               "Gram and palette ratio (lower = closer to the painting), luminance contrast "
+                               "(1 = the photo's), blobs per photo, content loss", interactive=False)
         gr.Dataframe(handlers.averaging_table(), label="What each norm averages over "
                      "(activations shaped N x C x H x W)", interactive=False)
 
