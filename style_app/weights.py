@@ -257,9 +257,15 @@ def available_models(directory: str | os.PathLike | None = None) -> list[ModelIn
             continue
         if is_added_style(meta) and find_base(path, meta) is None:
             continue
-        found += [ModelInfo(path, style or path.stem, meta["norm"], meta.get("arch", "johnson"), meta)
-                  for style in file_styles(meta)]
+        found += file_models(path, meta)
     return sorted(found, key=lambda m: (m.style, m.arch, m.norm))
+
+
+def file_models(path: str | os.PathLike, metadata: dict) -> list[ModelInfo]:
+    """One ModelInfo per style the file at `path` (with header `metadata`) holds."""
+    path = Path(path)
+    return [ModelInfo(path, style or path.stem, metadata["norm"], metadata.get("arch", "johnson"), metadata)
+            for style in file_styles(metadata)]
 
 
 _warned: set[tuple[Path, float]] = set()

@@ -31,7 +31,7 @@ from style_app.tools.compare import labelled_grid
 from style_app.training.losses import PerceptualLoss
 from style_app.paintings import painting_paths, slug
 from style_app.stylizer import Stylizer
-from style_app.weights import ModelInfo, available_models, file_styles, read_metadata
+from style_app.weights import ModelInfo, available_models, file_models, read_metadata
 
 EVAL_SHORTER_SIDE = 512
 GRID_PHOTOS = 4   # rows of the --grid pictures
@@ -163,12 +163,7 @@ def evaluate(content_dir: str | os.PathLike, style_dir: str | os.PathLike | None
 
 def _models(weights: list[str]) -> list[ModelInfo]:
     """Every style of each given model file."""
-    found = []
-    for path in weights:
-        meta = read_metadata(path)
-        found += [ModelInfo(Path(path), style or Path(path).stem, meta["norm"], meta.get("arch", "johnson"), meta)
-                  for style in file_styles(meta)]
-    return found
+    return [info for path in weights for info in file_models(path, read_metadata(path))]
 
 
 def _timed(run: Callable[[torch.Tensor], torch.Tensor], photo: torch.Tensor) -> tuple[torch.Tensor, float]:
