@@ -104,6 +104,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.add_argument("--norm", default=defaults["norm"], choices=NORM_KINDS)
     p.add_argument("--arch", default=defaults["arch"], choices=list(ARCHS), help="network architecture")
+    p.add_argument("--warm-start", metavar="NETWORK", help="start from this network's weights (the same norm, "
+                   "arch and paintings), e.g. to train it further with another loss")
     add_training_flags(p, defaults)
     p.set_defaults(run=run_train)
 
@@ -281,7 +283,7 @@ def run_add_style(args: argparse.Namespace) -> None:
     from style_app.training.add_style import add_style_config
     from style_app.training.train import TrainConfig, train
 
-    given = {"style_image", "content_dir", "out", "base", "name", "norm", "arch"}
+    given = {"style_image", "content_dir", "out", "base", "name", "norm", "arch", "warm_start"}
     settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in given}
     cfg = add_style_config(args.painting, args.base, args.name, args.out, args.content_dir, **settings)
     path = train(cfg, progress=not args.quiet)

@@ -97,3 +97,26 @@ def test_torchrun_two_cpu_processes(tmp_path, photo_dir, style_file, tiny_vgg_fi
     assert meta["steps"] == "4"
     log = [json.loads(line) for line in out.with_suffix(".losses.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4]  # one writer: rank 0
+
+
+def test_warm_start_continues_from_the_given_network(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    first = train(tiny_config(tmp_path / "a", photo_dir, style_file, tiny_vgg_file, norm="group"), progress=False)
+    # lr 0: the warm-started run must end with exactly the weights it started from (not fresh ones)
+    again = tiny_config(tmp_path / "b", photo_dir, style_file, tiny_vgg_file, norm="group", steps=2, lr=0.0,
+                        warm_start=str(first))
+    second = train(again, progress=False)
+    a, b = load_file(str(first)), load_file(str(second))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("change", [{"norm": "layer"}, {"style_image": "two"}])
+def test_warm_start_refuses_another_network(change, tmp_path, photo_dir, style_file, tiny_vgg_file):
+    first = train(tiny_config(tmp_path / "a", photo_dir, style_file, tiny_vgg_file, norm="group"), progress=False)
+    if change.get("style_image") == "two":
+        change = {"style_image": [str(style_file), str(style_file.with_name("other.jpg"))]}
+    cfg = tiny_config(tmp_path / "b", photo_dir, style_file, tiny_vgg_file, **{"norm": "group", **change},
+                      warm_start=str(first))
+    with pytest.raises(TrainingError, match="--warm-start model.safetensors is a group johnson network of "
+                                            "test_painting; this run trains"):
+        train(cfg, progress=False)
+    assert not Path(cfg.out).exists()

@@ -32,14 +32,14 @@ from style_app.models.transformer import TransformerNet
 from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
 from style_app.training import add_style
 from style_app.training.data import ContentImages, StepBatches
-from style_app.errors import ImageError, Interrupted, OutputError, TrainingError
+from style_app.errors import ImageError, Interrupted, OutputError, TrainingError, WeightsError
 from style_app.files import append_line, check_writable, stale_temp_files, write_atomically
 from style_app.images import fit_within, list_images, open_image, to_tensor
 from style_app.training.losses import PerceptualLoss
 from style_app.paintings import describe, painting_paths, slug
 from style_app.runtime import autocast, autocast_dtype, resolve_device
 from style_app.style_files import save_style
-from style_app.weights import save_model
+from style_app.weights import file_styles, load_model, save_model
 
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight",
@@ -78,6 +78,7 @@ class TrainConfig:
     base: str | None = None  # a conditional network: learn one more style for it, norm parameters only
     init: str | None = None  # with base: start from this style of it, "mean", or "auto"/None (the lower loss)
     name: str | None = None  # the style's slug, for one painting (default: its file name)
+    warm_start: str | None = None  # a network file of the same norm, arch and paintings: start from its weights
 
     def __post_init__(self) -> None:
         self.style_image = painting_paths(self.style_image)  # one path given alone counts as a list
@@ -226,7 +227,24 @@ def _network(cfg: TrainConfig) -> tuple[TransformerNet, list[int]]:
     that network grown by one style whose norm parameters alone will train."""
     if cfg.base:
         return add_style.grown_network(cfg.base, cfg.norm, cfg.arch)
+    if cfg.warm_start:
+        return _warm_start(cfg), list(range(len(cfg.styles)))
     return TransformerNet(cfg.norm, cfg.arch, len(cfg.styles)), list(range(len(cfg.styles)))
+
+
+def _warm_start(cfg: TrainConfig) -> TransformerNet:
+    """The network in `cfg.warm_start`, to train further (a new loss, a larger size): it must be
+    the network `cfg` describes, with the same paintings in the same order."""
+    try:
+        model, meta = load_model(cfg.warm_start)
+    except WeightsError as e:
+        raise TrainingError(str(e)) from None
+    found = (meta["norm"], meta.get("arch", "johnson"), file_styles(meta))
+    if found != (cfg.norm, cfg.arch, cfg.styles):
+        raise TrainingError(f"--warm-start {Path(cfg.warm_start).name} is a {found[0]} {found[1]} network of "
+                            f"{', '.join(found[2])}; this run trains a {cfg.norm} {cfg.arch} network of "
+                            f"{', '.join(cfg.styles)}")
+    return model.train()
 
 
 def _check_output(cfg: TrainConfig) -> None:
