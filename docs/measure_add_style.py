@@ -9,7 +9,7 @@ scored on held-out photos with `style-app evaluate` (not counted in the time), a
 <out>/<painting>_curves.png show the curves.
 
     python docs/measure_add_style.py PAINTING --content-dir data/train --val-dir data/val12 \\
-        --vgg-weights VGG --out runs/add_style --norm instance --image-size 128 \\
+        --vgg-weights VGG --out runs/add_style --norm instance \\
         --add-steps 50 100 200 400 800 --train-steps 100 200 400 800 1600 2400 --grid-at 400 2400
 """
 from __future__ import annotations
@@ -37,9 +37,21 @@ def cli(*args: str) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def base_settings(norm: str) -> dict:
+    """The base network's own training settings (crop size, batch, loss and its weights): add-style
+    uses them by default, and `train` from scratch gets the same, so both runs optimize the same
+    loss at the same size."""
+    from style_app.training.add_style import FROM_BASE, resolve_base
+    from style_app.weights import read_metadata
+
+    trained = read_metadata(resolve_base(norm))["train_config"]
+    return {key: trained[key] for key in FROM_BASE if key in trained}
+
+
 def command(mode: str, steps: int, out: Path, a: argparse.Namespace) -> list[str]:
     """The add-style or train command line that brings `out` to `steps` steps."""
-    common = ["--steps", str(steps), "--image-size", str(a.image_size), "--content-dir", a.content_dir,
+    same = [item for key, value in a.settings.items() for item in ("--" + key.replace("_", "-"), str(value))]
+    common = ["--steps", str(steps), "--content-dir", a.content_dir, *same,
               "--vgg-weights", a.vgg_weights, "--out", str(out), "--checkpoint-every", str(max(steps, 1)),
               "--quiet", *(["--resume"] if out.with_suffix(".ckpt").exists() else [])]
     if mode == "add-style":
@@ -65,7 +77,7 @@ def measure(mode: str, schedule: list[int], a: argparse.Namespace) -> list[dict]
         cpu += cli(*command(mode, steps, out, a))
         wall += time.perf_counter() - start
         grid = Path(a.out) / mode / f"grid_{steps}" if steps in a.grid_at else None
-        row = {"painting": Path(a.painting).stem, "mode": mode, "norm": a.norm, "image_size": a.image_size,
+        row = {"painting": Path(a.painting).stem, "mode": mode, "norm": a.norm, "image_size": a.settings["image_size"],
                "steps": steps, "wall_min": round(wall / 60, 2), "cpu_min": round(cpu / 60, 2), **score(out, grid, a)}
         if grid:
             shutil.copy(grid / f"{row['painting']}.jpg", Path(a.out) / f"{row['painting']}_{mode}_{steps}.jpg")
@@ -113,13 +125,13 @@ def main() -> None:
     for flag in ("--content-dir", "--val-dir", "--vgg-weights", "--out"):
         p.add_argument(flag, required=True)
     p.add_argument("--norm", default="instance")
-    p.add_argument("--image-size", type=int, default=128)
     p.add_argument("--add-steps", type=int, nargs="+", default=[50, 100, 200, 400])
     p.add_argument("--train-steps", type=int, nargs="+", default=[100, 200, 400, 800, 1200])
     p.add_argument("--grid-at", type=int, nargs="*", default=[])
     p.add_argument("--eval-size", type=int, default=512, help="held-out photos' shorter side")
     p.add_argument("--eval-limit", type=int, help="only the first N held-out photos")
     a = p.parse_args()
+    a.settings = base_settings(a.norm)
     Path(a.out).mkdir(parents=True, exist_ok=True)
     rows = measure("add-style", a.add_steps, a) + measure("train", a.train_steps, a)
     (Path(a.out) / "curves.md").write_text(table(rows))

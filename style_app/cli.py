@@ -132,12 +132,13 @@ def add_add_style(sub: argparse._SubParsersAction) -> None:
 def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
     """The flags `train` and `add-style` share: TrainConfig's numbers (each range-checked, see
     TRAIN_RANGES) and loss, and how to run."""
-    from style_app.training.losses import CONTENT_LAYERS
+    from style_app.training.losses import CONTENT_LAYERS, STYLE_LOSSES
     for name, (kind, low, high, above) in TRAIN_RANGES.items():
         p.add_argument("--" + name.replace("_", "-"), type=number_in(kind, low, high, above), default=defaults[name])
     p.add_argument("--content-layer", default=defaults["content_layer"], choices=CONTENT_LAYERS)
-    p.add_argument("--style-loss", default=defaults["style_loss"], choices=("gram", "sliced"),
-                   help="gram: channel correlations; sliced: whole feature distributions (Heitz et al. 2021)")
+    p.add_argument("--style-loss", default=defaults["style_loss"], choices=STYLE_LOSSES,
+                   help="gram: channel correlations; sliced: each picture's feature distributions (Heitz et al. "
+                   "2021); sliced-batch: the batch's, pooled (no droplets)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
     p.add_argument("--resume", nargs="?", const="auto", default=None,

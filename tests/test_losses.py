@@ -38,3 +38,34 @@ def test_style_loss_is_zero_for_the_style_image_itself():
     loss = PerceptualLoss(vgg, style)
     assert loss.style_loss(vgg(style)).item() < 1e-6
     assert loss.style_loss(vgg(torch.rand(1, 3, 32, 32))).item() > 1e-3
+
+
+def _flat(value: float) -> torch.Tensor:
+    return torch.full((1, 3, 32, 32), value)
+
+
+def test_sliced_loss_matches_each_picture_and_sliced_batch_the_batch_pooled():
+    """A painting half dark, half light, against a batch of one dark and one light picture: each
+    picture alone lacks half the painting's colours (sliced sees that); pooled, the batch holds
+    them all (sliced-batch does not ask every photo to paint the whole palette)."""
+    torch.manual_seed(0)
+    vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
+    painting = torch.cat([_flat(0.1), _flat(0.9)], dim=-1)          # 32 x 64: dark left, light right
+    batch = torch.cat([_flat(0.1), _flat(0.9)])
+    per_picture = PerceptualLoss(vgg, painting, style_loss="sliced").style_loss(vgg(batch))
+    pooled = PerceptualLoss(vgg, painting, style_loss="sliced-batch").style_loss(vgg(batch))
+    assert per_picture.shape == pooled.shape == (2,)
+    assert pooled.max() < 0.1 * per_picture.min()
+    # a batch of two dark pictures holds no light colours: pooled, that is seen too
+    dark = PerceptualLoss(vgg, painting, style_loss="sliced-batch").style_loss(vgg(torch.cat([_flat(0.1)] * 2)))
+    assert dark.min() > 5 * pooled.max()
+
+
+def test_sliced_losses_are_zero_for_the_style_image_itself():
+    torch.manual_seed(0)
+    vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
+    style = torch.rand(1, 3, 32, 32)
+    for kind in ("sliced", "sliced-batch"):
+        loss = PerceptualLoss(vgg, style, style_loss=kind)
+        assert loss.style_loss(vgg(style)).item() < 1e-6
+        assert loss.style_loss(vgg(torch.rand(1, 3, 32, 32))).item() > 1e-3

@@ -17,9 +17,11 @@ from style_app.models.vgg import VGGFeatures
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 CONTENT_LAYERS = ("relu2_2", "relu3_3")
-#: gram: match channel correlations (Gatys, Johnson); sliced: match the whole distribution of
-#: feature vectors along random directions (sliced Wasserstein, Heitz et al. 2021).
-STYLE_LOSSES = ("gram", "sliced")
+#: gram: match channel correlations (Gatys, Johnson); sliced: match each picture's whole
+#: distribution of feature vectors along random directions (sliced Wasserstein, Heitz et al. 2021);
+#: sliced-batch: match the batch's vectors pooled, so no one photo has to hold all of the painting's
+#: colours (matched per picture, a snowfield must paint the painting's darks somewhere: droplets).
+STYLE_LOSSES = ("gram", "sliced", "sliced-batch")
 SLICES = 32             # random directions per layer and step (sliced loss)
 SLICE_POSITIONS = 16384  # feature vectors per image compared (sliced loss): a random subset
 
@@ -96,8 +98,11 @@ class PerceptualLoss(nn.Module):
                 terms.append(relative_mse(gram(feats[name]), target.expand(feats[name].shape[0], -1, -1)))
             else:  # fresh random directions each call, from the global (checkpointed) RNG
                 directions = F.normalize(torch.randn(target.shape[0], SLICES), dim=0).to(target.device)
-                terms.append(sliced_wasserstein(sorted_projections(sample_positions(feats[name]), directions),
-                                                sorted_projections(target, directions)))
+                vectors = sample_positions(feats[name])  # (N, C, P)
+                if self.kind == "sliced-batch":
+                    vectors = vectors.transpose(0, 1).flatten(1)[None]  # (1, C, N*P): one pooled set
+                terms.append(sliced_wasserstein(sorted_projections(vectors, directions),
+                                                sorted_projections(target, directions)).expand(len(feats[name])))
         return torch.stack(terms).mean(0)
 
     def content_loss(self, feats: dict[str, torch.Tensor], content_feats: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -64,7 +64,7 @@ class TrainConfig:
     style_weight: float = 3.0
     tv_weight: float = 10.0
     content_layer: str = "relu2_2"
-    style_loss: str = "gram"  # or "sliced" (style_app.training.losses.STYLE_LOSSES)
+    style_loss: str = "gram"  # or "sliced", "sliced-batch" (style_app.training.losses.STYLE_LOSSES)
     lr: float = 1e-3
     seed: int = 42
     device: str = "auto"
