@@ -5,6 +5,8 @@ Each run advances in segments (`--steps N --resume`: batches are a pure function
 step, so a segmented run ends where an uninterrupted one would). After each segment the file is
 scored on held-out photos with `style-app evaluate` (not counted in the time), and a row goes to
 <out>/curves.jsonl: wall and CPU minutes so far, Gram style ratio, palette ratio, content loss.
+Both runs use the base network's own training settings (crop size, batch, loss), so they
+optimize the same loss at the same size.
 `--grid-at` also keeps the evaluate grid at those steps. Finally <out>/curves.md and
 <out>/<painting>_curves.png show the curves.
 
