@@ -29,6 +29,7 @@ TRAIN_RANGES = {
     "seed": (int, 0, 2**63 - 1, False), "checkpoint_every": (int, 1, None, False), "workers": (int, 0, 64, False),
     "log_every": (int, 1, None, False), "content_weight": (float, 0.0, None, False),
     "style_weight": (float, 0.0, None, False), "tv_weight": (float, 0.0, None, False),
+    "laplacian_weight": (float, 0.0, None, False),
     "zoom": (float, 1.0, 16.0, False), "lr": (float, 0.0, 10.0, True),
 }
 

@@ -69,3 +69,19 @@ def test_sliced_losses_are_zero_for_the_style_image_itself():
         loss = PerceptualLoss(vgg, style, style_loss=kind)
         assert loss.style_loss(vgg(style)).item() < 1e-6
         assert loss.style_loss(vgg(torch.rand(1, 3, 32, 32))).item() > 1e-3
+
+
+def test_laplacian_loss_ignores_a_colour_shift_and_sees_a_blob_on_a_smooth_gradient():
+    """The photo's light may be re-coloured (an offset costs nothing), but a new contour on a
+    smooth area, the shape of a blob, is what the Laplacian term charges for."""
+    from style_app.training.losses import laplacian
+
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="ij")
+    photo = (0.2 + 0.5 * xx).expand(1, 3, 64, 64).clone()
+    photo[..., :, 40:44] = 0.9                                   # one real edge: a post in the picture
+    shifted = photo + torch.tensor([0.2, -0.1, 0.05]).view(1, 3, 1, 1)
+    blob = photo + 0.3 * torch.exp(-((xx - 0.3) ** 2 + (yy - 0.5) ** 2) / 0.005)
+    loss = PerceptualLoss(VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16))), photo, laplacian_weight=1.0)
+    assert loss(shifted, photo)["laplacian"].item() < 1e-8
+    assert loss(blob, photo)["laplacian"].item() > 0.01  # 3% of the post's own contour energy
+    assert laplacian(photo).shape == (1, 3, 14, 14)  # pooled by 4, then a valid 3x3

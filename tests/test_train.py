@@ -120,3 +120,13 @@ def test_warm_start_refuses_another_network(change, tmp_path, photo_dir, style_f
                                             "test_painting; this run trains"):
         train(cfg, progress=False)
     assert not Path(cfg.out).exists()
+
+
+def test_laplacian_weight_adds_a_logged_term_and_is_recorded(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_weight=5.0)
+    path = train(cfg, progress=False)
+    records = [json.loads(line) for line in cfg.log_path.read_text().splitlines() if "split" not in line]
+    assert all(r["laplacian"] >= 0 for r in records)
+    r = records[0]
+    assert abs(r["total"] - (r["content"] + 3 * r["style"] + 10 * r["tv"] + 5 * r["laplacian"])) < 1e-3 * r["total"]
+    assert read_metadata(path)["train_config"]["laplacian_weight"] == 5.0

@@ -63,6 +63,17 @@ def sliced_wasserstein(projected: torch.Tensor, target: torch.Tensor) -> torch.T
     return err / target.pow(2).mean().clamp_min(torch.finfo(torch.float32).tiny)
 
 
+LAPLACIAN_POOL = 4  # the Laplacian loss compares structure coarser than this many pixels (Li et al. 2017)
+
+
+def laplacian(images: torch.Tensor, pool: int = LAPLACIAN_POOL) -> torch.Tensor:
+    """The 3x3 Laplacian of each channel of the images average-pooled by `pool`: where the light
+    bends (edges, contours), zero on flat areas and smooth gradients."""
+    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=images.device)
+    pooled = F.avg_pool2d(images.float(), pool)
+    return F.conv2d(pooled, kernel.expand(images.shape[1], 1, 3, 3), groups=images.shape[1])
+
+
 def total_variation(images: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of neighbouring pixels, per sample."""
     dx = (images[..., :, 1:] - images[..., :, :-1]).float().pow(2).mean((1, 2, 3))
@@ -75,7 +86,7 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
                  content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
-                 style_loss: str = "gram"):
+                 style_loss: str = "gram", laplacian_weight: float = 0.0):
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")
@@ -83,6 +94,8 @@ class PerceptualLoss(nn.Module):
             raise ValueError(f"style loss must be one of {', '.join(STYLE_LOSSES)}")
         self.vgg, self.content_layer, self.kind = vgg, content_layer, style_loss
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
+        if laplacian_weight:
+            self.weights["laplacian"] = laplacian_weight
         with torch.no_grad():
             feats = vgg(style_image.float())
             for name in STYLE_LAYERS:
@@ -116,5 +129,7 @@ class PerceptualLoss(nn.Module):
         terms = {"content": self.content_loss(feats, content_feats).mean(),
                  "style": self.style_loss(feats).mean(),
                  "tv": total_variation(stylized).mean()}
+        if "laplacian" in self.weights:  # new contours where the photo has none: blobs (docs/quality.md)
+            terms["laplacian"] = relative_mse(laplacian(stylized), laplacian(content)).mean()
         terms["total"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms

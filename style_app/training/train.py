@@ -43,7 +43,8 @@ from style_app.weights import file_styles, load_model, save_model
 
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight",
-                     "style_weight", "tv_weight", "content_layer", "style_loss", "zoom", "lr", "base")
+                     "style_weight", "tv_weight", "laplacian_weight", "content_layer", "style_loss", "zoom", "lr",
+                     "base")
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
 
@@ -63,6 +64,7 @@ class TrainConfig:
     content_weight: float = 1.0
     style_weight: float = 3.0
     tv_weight: float = 10.0
+    laplacian_weight: float = 0.0  # keep the photo's coarse contours: no new ones (blobs)
     content_layer: str = "relu2_2"
     style_loss: str = "gram"  # or "sliced", "sliced-batch" (style_app.training.losses.STYLE_LOSSES)
     lr: float = 1e-3
@@ -265,7 +267,7 @@ def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.dev
     except (VGGWeightsError, ImageError) as e:
         raise TrainingError(str(e)) from None
     return [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight,
-                           cfg.style_loss)
+                           cfg.style_loss, cfg.laplacian_weight)
             for painting in paintings]
 
 
