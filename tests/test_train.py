@@ -107,6 +107,10 @@ def test_warm_start_continues_from_the_given_network(tmp_path, photo_dir, style_
     second = train(again, progress=False)
     a, b = load_file(str(first)), load_file(str(second))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # resuming takes the weights from the checkpoint: the warm-start file is not needed any more
+    first.unlink()
+    train(tiny_config(tmp_path / "b", photo_dir, style_file, tiny_vgg_file, norm="group", steps=4, lr=0.0,
+                      warm_start=str(first), resume="auto"), progress=False)
 
 
 @pytest.mark.parametrize("change", [{"norm": "layer"}, {"style_image": "two"}])
@@ -130,3 +134,4 @@ def test_laplacian_weight_adds_a_logged_term_and_is_recorded(tmp_path, photo_dir
     r = records[0]
     assert abs(r["total"] - (r["content"] + 3 * r["style"] + 10 * r["tv"] + 5 * r["laplacian"])) < 1e-3 * r["total"]
     assert read_metadata(path)["train_config"]["laplacian_weight"] == 5.0
+    assert read_metadata(path)["final_losses"]["laplacian"] >= 0  # the total's terms are all listed

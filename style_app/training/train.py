@@ -229,7 +229,7 @@ def _network(cfg: TrainConfig) -> tuple[TransformerNet, list[int]]:
     that network grown by one style whose norm parameters alone will train."""
     if cfg.base:
         return add_style.grown_network(cfg.base, cfg.norm, cfg.arch)
-    if cfg.warm_start:
+    if cfg.warm_start and not cfg.resume:  # a resumed run's weights come from its checkpoint
         return _warm_start(cfg), list(range(len(cfg.styles)))
     return TransformerNet(cfg.norm, cfg.arch, len(cfg.styles)), list(range(len(cfg.styles)))
 
@@ -468,7 +468,8 @@ def _metadata(cfg: TrainConfig, step: int, val: dict | None) -> dict:
     train_records = [r for r in records if "split" not in r]
     init = next((r for r in records if r.get("split") == "init"), None)
     tail = train_records[-10:]
-    final = {k: round(sum(r[k] for r in tail) / len(tail), 6) for k in ("content", "style", "tv", "total")} if tail else {}
+    terms = [k for k in ("content", "style", "tv", "laplacian", "total") if tail and k in tail[0]]
+    final = {k: round(sum(r[k] for r in tail) / len(tail), 6) for k in terms}
     if val:
         final.update(val)
     stride = max(1, math.ceil(len(train_records) / CURVE_POINTS))
