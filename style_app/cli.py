@@ -123,7 +123,7 @@ def add_add_style(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="the style's name (default: from the painting's file name)")
     p.add_argument("--out", help="style file to write (default: <weights dir>/<name>_<network>.safetensors)")
     add_weights_dir(p)
-    p.add_argument("--content-dir", help="training photos (default: env STYLE_APP_CONTENT_DIR, else the network's)")
+    p.add_argument("--content-dir", help="training photos (default: env STYLE_APP_CONTENT_DIR)")
     p.add_argument("--init", help="start from this style of the network, 'mean', or 'auto' (default: whichever "
                    "has the lower loss for the painting)")
     add_training_flags(p, {f.name: None for f in fields(TrainConfig)})

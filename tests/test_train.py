@@ -37,6 +37,11 @@ def test_output_metadata_round_trip(tmp_path, photo_dir, style_file, tiny_vgg_fi
     assert meta["train_config"]["batch_size"] == 2 and meta["train_config"]["image_size"] == 32
     assert set(meta["final_losses"]) >= {"content", "style", "tv", "total", "val_style"}
     assert meta["loss_curve"][0][0] == 1 and len(meta["loss_curve"]) == 8
+    # what it was trained from, by file name: the trainer's folders are nobody else's business
+    config = meta["train_config"]
+    assert config["style_image"] == [Path(style_file).name] and config["content_dir"] == Path(photo_dir).name
+    assert config["val_dir"] == Path(photo_dir).name and config["vgg_weights"] == Path(tiny_vgg_file).name
+    assert str(tmp_path) not in json.dumps(meta)
     assert all(v.dtype == torch.float16 for v in load_file(str(path)).values() if v.is_floating_point())
     model, _ = load_model(path)
     assert model.norm == "group" and not model.training

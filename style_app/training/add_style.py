@@ -78,7 +78,7 @@ def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name:
     check_init(settings.get("init") or "auto", file_styles(base_meta))
     trained = base_meta.get("train_config") or {}
     defaults = {"steps": DEFAULT_STEPS, "lr": DEFAULT_LR, **{k: trained[k] for k in FROM_BASE if k in trained}}
-    return TrainConfig(style_image=[str(painting)], content_dir=str(_content_dir(content_dir, trained)),
+    return TrainConfig(style_image=[str(painting)], content_dir=str(_content_dir(content_dir)),
                        out=str(out), base=str(base_path), name=name, norm=base_meta["norm"],
                        arch=base_meta.get("arch", "johnson"),
                        **{**defaults, **{k: v for k, v in settings.items() if v is not None}})
@@ -92,11 +92,11 @@ def _default_out(name: str, base_path: Path) -> Path:
     return folder / f"{name}_{base_path.stem}.safetensors"
 
 
-def _content_dir(given: str | os.PathLike | None, trained: dict) -> Path:
-    """The training photos: given, else env STYLE_APP_CONTENT_DIR, else the network's own if here."""
-    for folder in (given, os.environ.get(CONTENT_DIR_ENV), trained.get("content_dir")):
-        if folder and (Path(folder).is_dir() or folder == given):
-            return Path(folder)
+def _content_dir(given: str | os.PathLike | None) -> Path:
+    """The training photos: given, else env STYLE_APP_CONTENT_DIR (a network file names no folder)."""
+    folder = given or os.environ.get(CONTENT_DIR_ENV)
+    if folder:
+        return Path(folder)
     raise TrainingError(f"add-style needs training photos: --content-dir DIR (or set {CONTENT_DIR_ENV})")
 
 

@@ -45,6 +45,7 @@ from style_app.weights import file_styles, load_model, save_model
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight",
                      "style_weight", "tv_weight", "laplacian_weight", "content_layer", "style_loss", "zoom", "lr",
                      "base")
+PATH_FIELDS = ("style_image", "content_dir", "val_dir", "vgg_weights", "base", "warm_start")  # kept as file names
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
 
@@ -474,11 +475,19 @@ def _metadata(cfg: TrainConfig, step: int, val: dict | None) -> dict:
         final.update(val)
     stride = max(1, math.ceil(len(train_records) / CURVE_POINTS))
     curve = [[r["step"], r["total"], r["content"], r["style"], r["tv"]] for r in train_records[::stride]]
-    config = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in ("resume", "out")}
+    config = {f.name: _file_names(getattr(cfg, f.name)) if f.name in PATH_FIELDS else getattr(cfg, f.name)
+              for f in fields(cfg) if f.name not in ("resume", "out")}
     styles = ({"style": cfg.styles[0], **describe(cfg.styles[0])} if len(cfg.styles) == 1 else
               {"styles": cfg.styles, "paintings": [{"style": s, **describe(s)} for s in cfg.styles]})
     return {**styles, "arch": cfg.arch, "steps": step, "train_config": config, "final_losses": final,
             "loss_curve": curve, **({"init": init["init"]} if init else {})}
+
+
+def _file_names(value: str | list[str] | None) -> str | list[str] | None:
+    """A path's last part: a network file says what it was trained from, never where that lay."""
+    if isinstance(value, list):
+        return [Path(v).name for v in value]
+    return Path(value).name if value else value
 
 
 def _ignore_interrupts(worker_id: int) -> None:
