@@ -107,6 +107,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", default=defaults["arch"], choices=list(ARCHS), help="network architecture")
     p.add_argument("--warm-start", metavar="NETWORK", help="start from this network's weights (the same norm, "
                    "arch and paintings), e.g. to train it further with another loss")
+    p.add_argument("--every-style", action="store_true",
+                   help="several paintings: train all of them at each step on the same photos (default: in turn)")
     add_training_flags(p, defaults)
     p.set_defaults(run=run_train)
 
@@ -184,8 +186,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     """`style-app evaluate`: scores on held-out photos."""
     p = sub.add_parser("evaluate", help="style/content loss and speed of every shipped model on held-out photos")
     p.add_argument("--content-dir", required=True, help="photos the models were not trained on")
-    p.add_argument("--style-dir", help="the paintings, as <style>.jpg (default: env STYLE_APP_STYLE_DIR, "
-                   "else the path recorded at training)")
+    p.add_argument("--style-dir", help="the paintings, as <style>.jpg (default: env STYLE_APP_STYLE_DIR)")
     p.add_argument("--json", dest="json_out", help="also write the scores to this JSON file")
     p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
     p.add_argument("--weights", nargs="+", help="score these model files instead of the shipped ones")
@@ -285,7 +286,7 @@ def run_add_style(args: argparse.Namespace) -> None:
     from style_app.training.add_style import add_style_config
     from style_app.training.train import TrainConfig, train
 
-    given = {"style_image", "content_dir", "out", "base", "name", "norm", "arch", "warm_start"}
+    given = {"style_image", "content_dir", "out", "base", "name", "norm", "arch", "warm_start", "every_style"}
     settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in given}
     cfg = add_style_config(args.painting, args.base, args.name, args.out, args.content_dir, **settings)
     path = train(cfg, progress=not args.quiet)

@@ -1,4 +1,6 @@
 """Conditional normalization: one network, several styles (Dumoulin et al. 2017)."""
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -84,8 +86,9 @@ def test_train_conditional_network_and_use_each_style(tmp_path, photo_dir, style
     assert main(["stylize", str(tmp_path / "in.png"), "--style", "second_painting", "--arch", "slim",
                  "-o", str(tmp_path / "out.png"), "--device", "cpu"]) == 0, capsys.readouterr().err
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), np.asarray(other.stylize(photo)))
-    # evaluate finds each style's own painting among those the file was trained from
-    scores = evaluate(photo_dir, vgg_weights=tiny_vgg_file, limit=2, shorter_side=32)
+    # evaluate scores each style against its own painting
+    shutil.copy(style_file, tmp_path)
+    scores = evaluate(photo_dir, tmp_path, vgg_weights=tiny_vgg_file, limit=2, shorter_side=32)
     assert sorted(s.style for s in scores) == ["second_painting", "test_painting"]
     assert len({round(s.baseline_style_loss, 6) for s in scores}) == 2
 
@@ -145,3 +148,24 @@ def test_lab_batch_statistics_variant_works_on_conditional_batch_norm():
     assert (alone - paired).abs().mean() > 1e-3
     torch.testing.assert_close(net(x[:1]), net(x)[:1])
     assert net.enc1[1].norm.running_mean is not None  # the shared model is untouched
+
+
+@pytest.mark.parametrize("every_style", [False, True])
+def test_every_style_trains_all_paintings_at_each_step(every_style, tmp_path, photo_dir, style_file, tiny_vgg_file):
+    """In turn, one step moves only the first painting's scale and shift (Adam leaves a zero
+    gradient alone); with every_style, one step moves both rows, and the shared convolutions."""
+    second = tmp_path / "second_painting.png"
+    random_photo(7, (64, 64)).save(second)
+    cfg = TrainConfig(style_image=[str(style_file), str(second)], content_dir=str(photo_dir),
+                      out=str(tmp_path / "both.safetensors"), steps=1, batch_size=2, image_size=32, style_size=64,
+                      vgg_weights=tiny_vgg_file, workers=0, lr=1e-2, arch="slim", every_style=every_style,
+                      fast=False)
+    torch.manual_seed(cfg.seed)
+    before = TransformerNet("instance", "slim", num_styles=2).state_dict()
+    train(cfg, progress=False)
+    after = Stylizer.from_file(cfg.out, "cpu").model.state_dict()
+    rows = [k for k in before if k.endswith(".weight") and before[k].dim() == 2 and before[k].shape[0] == 2]
+    assert rows
+    moved = {i: any(not torch.allclose(after[k][i].float(), before[k][i], atol=1e-3) for k in rows) for i in (0, 1)}
+    assert moved == {0: True, 1: every_style}
+    assert read_metadata(cfg.out)["train_config"]["every_style"] is every_style

@@ -29,7 +29,6 @@ from style_app.errors import ImageError, StyleAppError
 from style_app.images import IMAGE_SUFFIXES, fit_within, list_images, open_image, save_image, to_image, to_tensor
 from style_app.tools.compare import labelled_grid
 from style_app.training.losses import PerceptualLoss
-from style_app.paintings import painting_paths, slug
 from style_app.stylizer import Stylizer
 from style_app.weights import ModelInfo, available_models, file_models, read_metadata
 
@@ -59,11 +58,9 @@ class ModelScore:
 
 
 def find_painting(info: ModelInfo, style_dir: str | os.PathLike | None) -> Path:
-    """The painting a model was trained on: <style_dir>/<slug>.*, else the path it was trained from."""
-    candidates = _in_style_dir(info.style, style_dir)
-    trained_from = painting_paths(info.metadata.get("train_config", {}).get("style_image") or [])
-    candidates += [Path(p) for p in trained_from if slug(p) == info.style]
-    for path in candidates:
+    """The painting a model was trained on: <style_dir>/<slug>.* (a network file keeps its
+    paintings' names, not where they lay)."""
+    for path in _in_style_dir(info.style, style_dir):
         if path.is_file():
             return path
     raise StyleAppError(f"no painting found for style {info.style!r}: pass --style-dir with {info.style}.jpg")

@@ -44,7 +44,7 @@ from style_app.weights import file_styles, load_model, save_model
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight",
                      "style_weight", "tv_weight", "laplacian_weight", "content_layer", "style_loss", "zoom", "lr",
-                     "base")
+                     "base", "every_style")
 PATH_FIELDS = ("style_image", "content_dir", "val_dir", "vgg_weights", "base", "warm_start")  # kept as file names
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
@@ -82,6 +82,7 @@ class TrainConfig:
     init: str | None = None  # with base: start from this style of it, "mean", or "auto"/None (the lower loss)
     name: str | None = None  # the style's slug, for one painting (default: its file name)
     warm_start: str | None = None  # a network file of the same norm, arch and paintings: start from its weights
+    every_style: bool = False  # several paintings: each step trains all of them on its photos, not one in turn
 
     def __post_init__(self) -> None:
         self.style_image = painting_paths(self.style_image)  # one path given alone counts as a list
@@ -273,22 +274,27 @@ def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.dev
 
 
 def _step(run: _Run, batch: torch.Tensor) -> None:
-    """One optimizer step on `batch`; a conditional network trains its paintings in turn."""
+    """One optimizer step on `batch`. A conditional network trains its paintings in turn, or with
+    `every_style` all of them on the same photos (the mean of their losses), so that the shared
+    convolutions never follow one painting alone."""
     x = batch.to(run.device, non_blocking=True).contiguous(memory_format=run.memory_format)
-    style = run.step % len(run.loss_fns)
-    if run.model.num_styles > 1:
-        run.model.set_style(run.rows[style])
-    with autocast(run.device, run.amp_dtype):
-        losses = run.loss_fns[style](run.net(x), x)
-    if not torch.isfinite(losses["total"]):
-        raise TrainingError(f"loss became {losses['total'].item()} at step {run.step + 1}; stopped, last good "
-                            f"checkpoint: {_describe_checkpoint(run.cfg, run.last_saved)}")
+    styles = range(len(run.loss_fns)) if run.cfg.every_style else [run.step % len(run.loss_fns)]
     run.optimizer.zero_grad(set_to_none=True)
-    run.scaler.scale(losses["total"]).backward()
+    mean: dict[str, torch.Tensor] = {}
+    for style in styles:
+        if run.model.num_styles > 1:
+            run.model.set_style(run.rows[style])
+        with autocast(run.device, run.amp_dtype):
+            losses = run.loss_fns[style](run.net(x), x)
+        if not torch.isfinite(losses["total"]):
+            raise TrainingError(f"loss became {losses['total'].item()} at step {run.step + 1}; stopped, last good "
+                                f"checkpoint: {_describe_checkpoint(run.cfg, run.last_saved)}")
+        run.scaler.scale(losses["total"] / len(styles)).backward()
+        mean = {k: mean.get(k, 0) + v.detach() / len(styles) for k, v in losses.items()}
     run.scaler.step(run.optimizer)
     run.scaler.update()
     run.step += 1
-    run.window.add(losses)
+    run.window.add(mean)
 
 
 def _log_losses(run: _Run, bar: tqdm) -> None:
