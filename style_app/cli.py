@@ -138,6 +138,9 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
     from style_app.training.losses import CONTENT_LAYERS, STYLE_LOSSES
     for name, (kind, low, high, above) in TRAIN_RANGES.items():
         p.add_argument("--" + name.replace("_", "-"), type=number_in(kind, low, high, above), default=defaults[name])
+    p.add_argument("--laplacian-pools", nargs="+", type=number_in(int, 1, MAX_TRAIN_SIDE, False), metavar="N",
+                   default=defaults["laplacian_pools"], help="the Laplacian loss compares the images average-pooled "
+                   "by each N (the mean over them; default 4); 4 8 16 also sees large soft patches")
     p.add_argument("--content-layer", default=defaults["content_layer"], choices=CONTENT_LAYERS)
     p.add_argument("--style-loss", default=defaults["style_loss"], choices=STYLE_LOSSES,
                    help="gram: channel correlations; sliced: each picture's feature distributions (Heitz et al. "

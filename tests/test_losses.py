@@ -85,3 +85,18 @@ def test_laplacian_loss_ignores_a_colour_shift_and_sees_a_blob_on_a_smooth_gradi
     assert loss(shifted, photo)["laplacian"].item() < 1e-8
     assert loss(blob, photo)["laplacian"].item() > 0.01  # 3% of the post's own contour energy
     assert laplacian(photo).shape == (1, 3, 14, 14)  # pooled by 4, then a valid 3x3
+
+
+def test_coarser_laplacian_pools_see_a_large_soft_patch_the_finest_misses():
+    """A soft patch as wide as a lake (the colour patches of docs/quality.md) bends the light too
+    gently for the Laplacian of 4x-pooled pixels; pooled by 8 and 16 it is a contour."""
+    yy, xx = torch.meshgrid(torch.arange(128.0), torch.arange(128.0), indexing="ij")
+    photo = (0.3 + 0.4 * xx / 128).expand(1, 3, 128, 128).clone()
+    photo[..., :, 100:] += 0.2                                   # the photo's own edge
+    patch = photo + 0.3 * torch.exp(-((xx - 48) ** 2 + (yy - 64) ** 2) / (2 * 12.0 ** 2))
+    vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
+    fine = PerceptualLoss(vgg, photo, laplacian_weight=1.0)(patch, photo)["laplacian"].item()
+    coarse = PerceptualLoss(vgg, photo, laplacian_weight=1.0, laplacian_pools=(4, 8, 16))(patch, photo)
+    assert fine < 0.05 and coarse["laplacian"].item() > 10 * fine
+    assert PerceptualLoss(vgg, photo, laplacian_weight=1.0, laplacian_pools=(4, 8, 16))(photo, photo)[
+        "laplacian"].item() < 1e-8

@@ -140,3 +140,18 @@ def test_laplacian_weight_adds_a_logged_term_and_is_recorded(tmp_path, photo_dir
     assert abs(r["total"] - (r["content"] + 3 * r["style"] + 10 * r["tv"] + 5 * r["laplacian"])) < 1e-3 * r["total"]
     assert read_metadata(path)["train_config"]["laplacian_weight"] == 5.0
     assert read_metadata(path)["final_losses"]["laplacian"] >= 0  # the total's terms are all listed
+    assert read_metadata(path)["train_config"]["laplacian_pools"] == [4]
+
+
+def test_laplacian_pools_are_checked_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file,
+                                                                        tiny_vgg_file):
+    with pytest.raises(TrainingError, match="--laplacian-pools 16: a 32 px crop .* use at most 10"):
+        tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_weight=1.0, laplacian_pools=[4, 16])
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_weight=1.0, laplacian_pools=[2, 8],
+                      steps=4)
+    path = train(cfg, progress=False)
+    assert read_metadata(path)["train_config"]["laplacian_pools"] == [2, 8]
+    other = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_weight=1.0, laplacian_pools=[2],
+                        steps=6, resume="auto")
+    with pytest.raises(TrainingError, match=r"laplacian_pools \(\(2, 8\) vs \(2,\)\)"):
+        train(other, progress=False)

@@ -64,6 +64,7 @@ def sliced_wasserstein(projected: torch.Tensor, target: torch.Tensor) -> torch.T
 
 
 LAPLACIAN_POOL = 4  # the Laplacian loss compares structure coarser than this many pixels (Li et al. 2017)
+LAPLACIAN_SIDE = 3  # pixels a pooled image needs per side for the 3x3 Laplacian
 
 
 def laplacian(images: torch.Tensor, pool: int = LAPLACIAN_POOL) -> torch.Tensor:
@@ -86,13 +87,14 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
                  content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
-                 style_loss: str = "gram", laplacian_weight: float = 0.0):
+                 style_loss: str = "gram", laplacian_weight: float = 0.0,
+                 laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,)):
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")
         if style_loss not in STYLE_LOSSES:
             raise ValueError(f"style loss must be one of {', '.join(STYLE_LOSSES)}")
-        self.vgg, self.content_layer, self.kind = vgg, content_layer, style_loss
+        self.vgg, self.content_layer, self.kind, self.pools = vgg, content_layer, style_loss, laplacian_pools
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
         if laplacian_weight:
             self.weights["laplacian"] = laplacian_weight
@@ -130,6 +132,7 @@ class PerceptualLoss(nn.Module):
                  "style": self.style_loss(feats).mean(),
                  "tv": total_variation(stylized).mean()}
         if "laplacian" in self.weights:  # new contours where the photo has none: blobs (docs/quality.md)
-            terms["laplacian"] = relative_mse(laplacian(stylized), laplacian(content)).mean()
+            terms["laplacian"] = torch.stack([relative_mse(laplacian(stylized, k), laplacian(content, k)).mean()
+                                              for k in self.pools]).mean()
         terms["total"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms

@@ -35,15 +35,15 @@ from style_app.training.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, OutputError, TrainingError, WeightsError
 from style_app.files import append_line, check_writable, stale_temp_files, write_atomically
 from style_app.images import fit_within, list_images, open_image, to_tensor
-from style_app.training.losses import PerceptualLoss
+from style_app.training.losses import LAPLACIAN_POOL, LAPLACIAN_SIDE, PerceptualLoss
 from style_app.paintings import describe, painting_paths, slug
 from style_app.runtime import autocast, autocast_dtype, resolve_device
 from style_app.style_files import save_style
 from style_app.weights import file_styles, load_model, save_model
 
 #: Settings that must match for --resume to continue the same run exactly.
-RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight",
-                     "style_weight", "tv_weight", "laplacian_weight", "content_layer", "style_loss", "zoom", "lr",
+RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight", "style_weight",
+                     "tv_weight", "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "zoom", "lr",
                      "base", "every_style")
 PATH_FIELDS = ("style_image", "content_dir", "val_dir", "vgg_weights", "base", "warm_start")  # kept as file names
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
@@ -66,6 +66,7 @@ class TrainConfig:
     style_weight: float = 3.0
     tv_weight: float = 10.0
     laplacian_weight: float = 0.0  # keep the photo's coarse contours: no new ones (blobs)
+    laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,)  # the scales it compares at (the mean over them)
     content_layer: str = "relu2_2"
     style_loss: str = "gram"  # or "sliced", "sliced-batch" (style_app.training.losses.STYLE_LOSSES)
     lr: float = 1e-3
@@ -88,6 +89,11 @@ class TrainConfig:
         self.style_image = painting_paths(self.style_image)  # one path given alone counts as a list
         if (self.name or self.base) and len(self.style_image) != 1:
             raise TrainingError("--name and --base take one painting")
+        self.laplacian_pools = tuple(self.laplacian_pools)
+        too_coarse = [k for k in self.laplacian_pools if self.image_size // k < LAPLACIAN_SIDE]
+        if self.laplacian_weight and too_coarse:
+            raise TrainingError(f"--laplacian-pools {too_coarse[0]}: a {self.image_size} px crop pooled that much is "
+                                f"smaller than the 3x3 Laplacian; use at most {self.image_size // LAPLACIAN_SIDE}")
 
     @property
     def checkpoint_path(self) -> Path:
@@ -269,7 +275,7 @@ def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.dev
     except (VGGWeightsError, ImageError) as e:
         raise TrainingError(str(e)) from None
     return [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight,
-                           cfg.style_loss, cfg.laplacian_weight)
+                           cfg.style_loss, cfg.laplacian_weight, cfg.laplacian_pools)
             for painting in paintings]
 
 
