@@ -44,8 +44,10 @@ def command(cfg: TrainConfig, *extra: str) -> list[str]:
         value = getattr(cfg, f.name)
         if f.name == "fast":
             args += [] if value else ["--no-fast"]
-        elif f.name == "style_image":
-            args += ["--style-image", *value]
+        elif f.name == "every_style":
+            args += ["--every-style"] if value else []
+        elif f.name in ("style_image", "laplacian_pools"):
+            args += ["--" + f.name.replace("_", "-"), *map(str, value)]
         elif f.name not in ("resume", "device") and value is not None:
             args += ["--" + f.name.replace("_", "-"), str(value)]
     return args
