@@ -153,7 +153,7 @@ def test_lab_batch_statistics_variant_works_on_conditional_batch_norm():
 @pytest.mark.parametrize("every_style", [False, True])
 def test_every_style_trains_all_paintings_at_each_step(every_style, tmp_path, photo_dir, style_file, tiny_vgg_file):
     """In turn, one step moves only the first painting's scale and shift (Adam leaves a zero
-    gradient alone); with every_style, one step moves both rows, and the shared convolutions."""
+    gradient alone); with every_style, one step moves both rows."""
     second = tmp_path / "second_painting.png"
     random_photo(7, (64, 64)).save(second)
     cfg = TrainConfig(style_image=[str(style_file), str(second)], content_dir=str(photo_dir),
