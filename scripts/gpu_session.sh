@@ -2,8 +2,8 @@
 # One GPU session in one command: train the zoo (the four conditional networks, IN, BN, LN, GN, and
 # the slim Starry Night IN network) on one CUDA device at one budget of STEPS, in SNAPSHOTS equal
 # stages with a copy of every network after each, score each snapshot on the held-out photos, and
-# time CUDA inference of every norm at 512/1024/2048 px. The networks train one after another: a
-# GPU time-slices between processes, so side by side buys nothing (docs/performance.md). On an H200
+# time CUDA inference of every norm at 512/1024/2048 px and a training step (AMP against fp32).
+# The networks train one after another: a GPU time-slices between processes, so side by side buys nothing (docs/performance.md). On an H200
 # a four-painting network trains at about 5 steps/s at batch 16 (--every-style), so the default
 # 500 steps take about 8 minutes for the zoo. Data: scripts/pack_gpu_data.py's folder (GPU_DATA,
 # default .gpu). Results go to RUN_DIR (default runs/gpu): step_<N>/ (weights, scores.json, grids),
@@ -72,6 +72,6 @@ for snapshot in "$RUN"/step_*; do
 done
 # 3. time
 if [ -n "$BENCH_SIZES" ]; then
-  python3 -m style_app bench --device "$DEVICE" --arch johnson --norm $NORMS --sizes $BENCH_SIZES --no-train \
+  python3 -m style_app bench --device "$DEVICE" --arch johnson --norm $NORMS --sizes $BENCH_SIZES \
     --json "$RUN/bench_cuda.json"
 fi
