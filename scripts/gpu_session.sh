@@ -4,8 +4,8 @@
 # stages with a copy of every network after each, score each snapshot on the held-out photos, and
 # time CUDA inference of every norm at 512/1024/2048 px and a training step (AMP against fp32).
 # The networks train one after another: a GPU time-slices between processes, so side by side buys
-# nothing (docs/performance.md). On an H200 a four-painting network trains at about 5 steps/s at batch 16 (--every-style), so the default
-# 500 steps take about 8 minutes for the zoo. Data: scripts/pack_gpu_data.py's folder (GPU_DATA,
+# nothing (docs/performance.md). On an H200 a four-painting network trains at about 5 steps/s at
+# batch 16 (--every-style), so the default 500 steps take about 8 minutes for the zoo. Data: scripts/pack_gpu_data.py's folder (GPU_DATA,
 # default .gpu). Results go to RUN_DIR (default runs/gpu): step_<N>/ (weights, scores.json, grids),
 # logs, bench_cuda.json. On the device machine ($OUT: the folder that comes back) each snapshot's
 # weights come back as one tar and the logs, scores and grids as one archive, named after RUN_DIR's
