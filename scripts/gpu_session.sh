@@ -2,14 +2,15 @@
 # One GPU session in one command: train the zoo (the four conditional networks, IN, BN, LN, GN, and
 # the slim Starry Night IN network) on one CUDA device at one budget of STEPS, in SNAPSHOTS equal
 # stages with a copy of every network after each, score each snapshot on the held-out photos, and
-# time CUDA inference of every norm at 512/1024/2048 px and a training step (AMP against fp32).
-# The networks train one after another: a GPU time-slices between processes, so side by side buys
+# time CUDA inference of every norm at 512/1024/2048 px and a training step (AMP against fp32). The
+# networks train one after another: a GPU time-slices between processes, so side by side buys
 # nothing (docs/performance.md). On an H200 a four-painting network trains at about 5 steps/s at
-# batch 16 (--every-style), so the default 500 steps take about 8 minutes for the zoo. Data: scripts/pack_gpu_data.py's folder (GPU_DATA,
-# default .gpu). Results go to RUN_DIR (default runs/gpu): step_<N>/ (weights, scores.json, grids),
-# logs, bench_cuda.json. On the device machine ($OUT: the folder that comes back) each snapshot's
-# weights come back as one tar and the logs, scores and grids as one archive, named after RUN_DIR's
-# last part; they are sent back after a failure or a time limit's SIGTERM too.
+# batch 16 (--every-style), so the default 500 steps take about 8 minutes for the zoo. Data:
+# scripts/pack_gpu_data.py's folder (GPU_DATA, default .gpu). Results go to RUN_DIR (default
+# runs/gpu): step_<N>/ (weights, scores.json, grids), logs, bench_cuda.json. On the device machine
+# ($OUT: the folder that comes back) each snapshot's weights come back as one tar and the logs,
+# scores and grids as one archive, named after RUN_DIR's last part; they are sent back after a
+# failure or a time limit's SIGTERM too.
 #
 #   scripts/gpu_session.sh                  # on the device machine: the real run
 #   DEVICE=cpu STEPS=4 IMAGE_SIZE=48 BATCH=2 BENCH_SIZES=64 EVAL_SIZE=48 RUN_DIR=/tmp/gpu_check \
