@@ -100,3 +100,36 @@ def test_coarser_laplacian_pools_see_a_large_soft_patch_the_finest_misses():
     assert fine < 0.05 and coarse["laplacian"].item() > 10 * fine
     assert PerceptualLoss(vgg, photo, laplacian_weight=1.0, laplacian_pools=(4, 8, 16))(photo, photo)[
         "laplacian"].item() < 1e-8
+
+
+def test_tiles_cut_each_picture_into_regions_row_by_row():
+    from style_app.training.losses import tiles
+
+    features = torch.arange(2 * 4 * 4.0).view(2, 1, 4, 4)
+    regions = tiles(features, 2)
+    assert regions.shape == (8, 1, 2, 2)
+    torch.testing.assert_close(regions[1, 0], torch.tensor([[2.0, 3.0], [6.0, 7.0]]))  # top right
+    torch.testing.assert_close(regions[4, 0], torch.tensor([[16.0, 17.0], [20.0, 21.0]]))  # next picture
+
+
+def test_sliced_tiles_asks_every_region_for_the_whole_palette():
+    """The painting's own pixels, shuffled (every region holds every colour) or sorted dark to
+    light (each region one part of the palette, as a glow holds one of its colours): sliced-tiles
+    charges the sorted picture far more than the shuffled one, and more than the per-picture loss
+    does, since the picture as a whole still holds the painting's colours."""
+    torch.manual_seed(0)
+    layers = vgg_layers((3,) * 10)
+    with torch.no_grad():  # a loss network that passes the pixels through: features are colours
+        for m in layers:
+            if isinstance(m, torch.nn.Conv2d):
+                m.bias.zero_()
+                m.weight.zero_()[:, :, 1, 1] = torch.eye(3)
+    vgg = VGGFeatures(layers)
+    painting = torch.rand(1, 3, 64, 64)
+    pixels = painting.flatten(2)
+    shuffled = pixels[..., torch.randperm(64 * 64)].view(1, 3, 64, 64)
+    sorted_ = pixels[..., pixels.sum(1)[0].argsort()].view(1, 3, 64, 64)
+    regional = PerceptualLoss(vgg, painting, style_loss="sliced-tiles")
+    whole = PerceptualLoss(vgg, painting, style_loss="sliced")
+    assert regional.style_loss(vgg(sorted_)).item() > 10 * regional.style_loss(vgg(shuffled)).item()
+    assert regional.style_loss(vgg(sorted_)).item() > 3 * whole.style_loss(vgg(sorted_)).item()

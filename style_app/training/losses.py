@@ -20,10 +20,13 @@ CONTENT_LAYERS = ("relu2_2", "relu3_3")
 #: gram: match channel correlations (Gatys, Johnson); sliced: match each picture's whole
 #: distribution of feature vectors along random directions (sliced Wasserstein, Heitz et al. 2021);
 #: sliced-batch: match the batch's vectors pooled, so no one photo has to hold all of the painting's
-#: colours (matched per picture, a snowfield must paint the painting's darks somewhere: droplets).
-STYLE_LOSSES = ("gram", "sliced", "sliced-batch")
+#: colours (matched per picture, a snowfield must paint the painting's darks somewhere: droplets);
+#: sliced-tiles: match each region of each picture (TILES x TILES of them), so that a flat area must
+#: hold the painting's texture rather than one of its colours as a smooth patch (a glow).
+STYLE_LOSSES = ("gram", "sliced", "sliced-batch", "sliced-tiles")
 SLICES = 32             # random directions per layer and step (sliced loss)
 SLICE_POSITIONS = 16384  # feature vectors per image compared (sliced loss): a random subset
+TILES = 4               # regions per side of a picture (sliced-tiles)
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -47,6 +50,16 @@ def sample_positions(features: torch.Tensor, count: int = SLICE_POSITIONS) -> to
     if flat.shape[-1] <= count:
         return flat
     return flat[..., torch.randperm(flat.shape[-1])[:count].to(flat.device)]
+
+
+def tiles(features: torch.Tensor, per_side: int = TILES) -> torch.Tensor:
+    """(N, C, H, W) features -> (N * per_side², C, H / per_side, W / per_side): each picture's
+    regions, row by row, as pictures of their own (edge rows and columns that do not divide are cut)."""
+    n, c, h, w = features.shape
+    th, tw = max(h // per_side, 1), max(w // per_side, 1)
+    rows, cols = h // th, w // tw
+    regions = features[..., :rows * th, :cols * tw].reshape(n, c, rows, th, cols, tw)
+    return regions.permute(0, 2, 4, 1, 3, 5).reshape(n * rows * cols, c, th, tw)
 
 
 def sorted_projections(features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
@@ -113,11 +126,15 @@ class PerceptualLoss(nn.Module):
                 terms.append(relative_mse(gram(feats[name]), target.expand(feats[name].shape[0], -1, -1)))
             else:  # fresh random directions each call, from the global (checkpointed) RNG
                 directions = F.normalize(torch.randn(target.shape[0], SLICES), dim=0).to(target.device)
-                vectors = sample_positions(feats[name])  # (N, C, P)
+                n = len(feats[name])
+                if self.kind == "sliced-tiles":
+                    vectors = sample_positions(tiles(feats[name]), SLICE_POSITIONS // TILES ** 2)  # (N*R, C, P)
+                else:
+                    vectors = sample_positions(feats[name])  # (N, C, P)
                 if self.kind == "sliced-batch":
                     vectors = vectors.transpose(0, 1).flatten(1)[None]  # (1, C, N*P): one pooled set
-                terms.append(sliced_wasserstein(sorted_projections(vectors, directions),
-                                                sorted_projections(target, directions)).expand(len(feats[name])))
+                err = sliced_wasserstein(sorted_projections(vectors, directions), sorted_projections(target, directions))
+                terms.append(err.expand(n) if len(err) == 1 else err.view(n, -1).mean(1))  # regions: their mean
         return torch.stack(terms).mean(0)
 
     def content_loss(self, feats: dict[str, torch.Tensor], content_feats: dict[str, torch.Tensor]) -> torch.Tensor:
