@@ -133,3 +133,15 @@ def test_sliced_tiles_asks_every_region_for_the_whole_palette():
     whole = PerceptualLoss(vgg, painting, style_loss="sliced")
     assert regional.style_loss(vgg(sorted_)).item() > 10 * regional.style_loss(vgg(shuffled)).item()
     assert regional.style_loss(vgg(sorted_)).item() > 3 * whole.style_loss(vgg(sorted_)).item()
+
+
+def test_photo_targets_given_once_give_the_same_losses():
+    """A step that trains several paintings computes the photo's targets once and passes them."""
+    vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
+    photo, stylized = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    loss = PerceptualLoss(vgg, torch.rand(1, 3, 32, 32), laplacian_weight=1.0, laplacian_pools=(2, 4))
+    targets = loss.photo_targets(photo)
+    assert set(targets) == {"content", "laplacian_2", "laplacian_4"}
+    given, computed = loss(stylized, photo, targets), loss(stylized, photo)
+    for term in ("content", "laplacian", "total"):
+        torch.testing.assert_close(given[term], computed[term])

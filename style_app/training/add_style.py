@@ -170,9 +170,9 @@ def _candidate_losses(model: TransformerNet, candidates: dict[str, torch.Tensor]
     device = next(model.parameters()).device
     x = torch.stack([photos[(i, None)] for i in range(min(INIT_PHOTOS, len(photos)))]).to(device)
     model.eval()
-    losses = {}
+    targets, losses = loss_fn.photo_targets(x), {}
     for name, mix in candidates.items():
         model.set_style(mix)
-        losses[name] = round(loss_fn(model(x), x)["total"].item(), 6)
+        losses[name] = round(loss_fn(model(x), x, targets)["total"].item(), 6)
     model.train()
     return losses

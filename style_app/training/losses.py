@@ -137,19 +137,27 @@ class PerceptualLoss(nn.Module):
                 terms.append(err.expand(n) if len(err) == 1 else err.view(n, -1).mean(1))  # regions: their mean
         return torch.stack(terms).mean(0)
 
-    def content_loss(self, feats: dict[str, torch.Tensor], content_feats: dict[str, torch.Tensor]) -> torch.Tensor:
-        return relative_mse(feats[self.content_layer], content_feats[self.content_layer])
+    @torch.no_grad()
+    def photo_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What a stylized picture is compared with from its photo: the photo's VGG features at the
+        content layer and, with the Laplacian term, its Laplacians. They do not depend on the
+        painting, so a step that trains several paintings on the same photos computes them once."""
+        targets = {"content": self.vgg(content, last=self.content_layer)[self.content_layer]}
+        if "laplacian" in self.weights:
+            targets.update({f"laplacian_{k}": laplacian(content, k) for k in self.pools})
+        return targets
 
-    def forward(self, stylized: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Batch-mean loss terms and their weighted total."""
+    def forward(self, stylized: torch.Tensor, content: torch.Tensor,
+                targets: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Batch-mean loss terms and their weighted total; `targets`: `photo_targets(content)`,
+        when the caller already has them."""
+        targets = self.photo_targets(content) if targets is None else targets
         feats = self.vgg(stylized)
-        with torch.no_grad():
-            content_feats = self.vgg(content, last=self.content_layer)
-        terms = {"content": self.content_loss(feats, content_feats).mean(),
+        terms = {"content": relative_mse(feats[self.content_layer], targets["content"]).mean(),
                  "style": self.style_loss(feats).mean(),
                  "tv": total_variation(stylized).mean()}
         if "laplacian" in self.weights:  # new contours where the photo has none: blobs (docs/quality.md)
-            terms["laplacian"] = torch.stack([relative_mse(laplacian(stylized, k), laplacian(content, k)).mean()
+            terms["laplacian"] = torch.stack([relative_mse(laplacian(stylized, k), targets[f"laplacian_{k}"]).mean()
                                               for k in self.pools]).mean()
         terms["total"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms

@@ -286,12 +286,14 @@ def _step(run: _Run, batch: torch.Tensor) -> None:
     x = batch.to(run.device, non_blocking=True).contiguous(memory_format=run.memory_format)
     styles = range(len(run.loss_fns)) if run.cfg.every_style else [run.step % len(run.loss_fns)]
     run.optimizer.zero_grad(set_to_none=True)
+    with autocast(run.device, run.amp_dtype):
+        targets = run.loss_fns[0].photo_targets(x)  # the same for every painting (one loss network)
     mean: dict[str, torch.Tensor] = {}
     for style in styles:
         if run.model.num_styles > 1:
             run.model.set_style(run.rows[style])
         with autocast(run.device, run.amp_dtype):
-            losses = run.loss_fns[style](run.net(x), x)
+            losses = run.loss_fns[style](run.net(x), x, targets)
         if not torch.isfinite(losses["total"]):
             raise TrainingError(f"loss became {losses['total'].item()} at step {run.step + 1}; stopped, last good "
                                 f"checkpoint: {_describe_checkpoint(run.cfg, run.last_saved)}")
@@ -466,11 +468,13 @@ def _evaluate(run: _Run) -> dict[str, float]:
     model, photos = run.model, run.val_photos
     model.eval()
     totals: dict[str, float] = {}
+    with autocast(run.device, run.amp_dtype):
+        targets = run.loss_fns[0].photo_targets(photos)
     for style, loss_fn in enumerate(run.loss_fns):
         if model.num_styles > 1:
             model.set_style(run.rows[style])
         with autocast(run.device, run.amp_dtype):
-            for k, v in loss_fn(model(photos), photos).items():
+            for k, v in loss_fn(model(photos), photos, targets).items():
                 totals[k] = totals.get(k, 0.0) + v.item() / len(run.loss_fns)
     model.train()
     return {f"val_{k}": round(v, 6) for k, v in totals.items()}
