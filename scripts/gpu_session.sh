@@ -5,7 +5,7 @@
 # time CUDA inference of every norm at 512/1024/2048 px and a training step (AMP against fp32). The
 # networks train one after another: a GPU time-slices between processes, so side by side buys
 # nothing (docs/performance.md). On an H200 a four-painting network trains at about 5 steps/s at
-# batch 16 (--every-style), so the default 500 steps take about 8 minutes for the zoo. Data:
+# batch 16 (--every-style), so the default 400 steps take about 6 minutes for the zoo. Data:
 # scripts/pack_gpu_data.py's folder (GPU_DATA, default .gpu). Results go to RUN_DIR (default
 # runs/gpu): step_<N>/ (weights, scores.json, grids), logs, bench_cuda.json. On the device machine
 # ($OUT: the folder that comes back) each snapshot's weights come back as one tar and the logs,
@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${GPU_DATA:-.gpu}; RUN=${RUN_DIR:-runs/gpu}; DEVICE=${DEVICE:-cuda}; NAME=$(basename "$RUN")
-BATCH=${BATCH:-16}; IMAGE_SIZE=${IMAGE_SIZE:-256}; STEPS=${STEPS:-500}; SNAPSHOTS=${SNAPSHOTS:-1}
+BATCH=${BATCH:-16}; IMAGE_SIZE=${IMAGE_SIZE:-256}; STEPS=${STEPS:-400}; SNAPSHOTS=${SNAPSHOTS:-1}
 BENCH_SIZES=${BENCH_SIZES-512 1024 2048}; EVAL_SIZE=${EVAL_SIZE:-512}
 # the recipe (docs/quality.md): the best one measured so far; set RECIPE to try another
 RECIPE=${RECIPE:---style-loss sliced-batch --style-weight 20 --laplacian-weight 2 --laplacian-pools 4 8 16 --every-style}
