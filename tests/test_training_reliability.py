@@ -170,8 +170,8 @@ def test_non_finite_training_stops_and_keeps_last_good_checkpoint(poison, tmp_pa
     apply, message = POISONS[poison]
     real_forward, calls, saved = PerceptualLoss.forward, [], {}
 
-    def forward(self, stylized, content):
-        result = real_forward(self, stylized, content)
+    def forward(self, stylized, content, targets=None):
+        result = real_forward(self, stylized, content, targets)
         calls.append(1)
         if len(calls) == 3:  # step 3: remember the checkpoint as it was before the poison
             saved["bytes"] = cfg.checkpoint_path.read_bytes()
