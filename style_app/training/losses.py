@@ -133,7 +133,8 @@ class PerceptualLoss(nn.Module):
                     vectors = sample_positions(feats[name])  # (N, C, P)
                 if self.kind == "sliced-batch":
                     vectors = vectors.transpose(0, 1).flatten(1)[None]  # (1, C, N*P): one pooled set
-                err = sliced_wasserstein(sorted_projections(vectors, directions), sorted_projections(target, directions))
+                err = sliced_wasserstein(sorted_projections(vectors, directions),
+                                         sorted_projections(target, directions))
                 terms.append(err.expand(n) if len(err) == 1 else err.view(n, -1).mean(1))  # regions: their mean
         return torch.stack(terms).mean(0)
 
