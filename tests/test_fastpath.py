@@ -7,7 +7,7 @@ from helpers import random_photo
 from models.transformer import TransformerNet
 from style_app import stylizer as stylizer_module
 from style_app.tools.bench import psnr
-from style_app.fastpath import InferenceNet
+from style_app.fastpath import InferenceNet, fast_dtype
 from style_app.images import to_tensor
 from style_app.runtime import autocast_dtype
 from style_app.stylizer import Stylizer
@@ -25,6 +25,15 @@ def test_fast_path_output_is_within_35_db_of_fp32(norm):
     assert out.dtype == torch.float32 and out.shape == photo.shape
     assert psnr(out, plain(photo)) >= 35
     assert fast.model is model  # converted in place: one copy of the weights
+
+
+def test_cuda_and_mps_run_plain_fp32_where_bf16_autocast_was_slower(monkeypatch):
+    """docs/performance.md: on an H200, bf16 autocast + channels_last ran at 0.71-0.97x of fp32."""
+    monkeypatch.setattr("style_app.fastpath.cpu_has_fast_bf16", lambda: True)
+    assert fast_dtype(torch.device("cpu")) == torch.bfloat16
+    assert fast_dtype(torch.device("cuda")) is None and fast_dtype(torch.device("mps")) is None
+    monkeypatch.setattr("style_app.fastpath.cpu_has_fast_bf16", lambda: False)
+    assert fast_dtype(torch.device("cpu")) is None
 
 
 def test_stylizer_holds_one_model():
