@@ -75,6 +75,7 @@ class _Judge:
 
     def __init__(self, vgg: VGGFeatures, photos: list[torch.Tensor]):
         self.vgg, self.photos = vgg, photos
+        self.targets: list[dict[str, torch.Tensor]] | None = None  # each photo's, shared by every painting
         self.by_style: dict[str, tuple[PerceptualLoss, float, torch.Tensor]] = {}
         self.columns: dict[str, list[tuple[str, list[torch.Tensor]]]] = {}  # style -> (label, outputs)
 
@@ -90,12 +91,14 @@ class _Judge:
               stylized: Iterable[tuple[torch.Tensor, float]]) -> ModelScore:
         """Score the stylized versions of self.photos (with the seconds each took, or NaN)."""
         loss, baseline, painting = self.painting(style, painting_path)
+        if self.targets is None:  # every painting's loss has the same content layer: compute once
+            self.targets = [loss.photo_targets(photo) for photo in self.photos]
         rows, shown = [], []
-        for photo, (out, seconds) in zip(self.photos, stylized):
+        for photo, targets, (out, seconds) in zip(self.photos, self.targets, stylized):
             if len(shown) < GRID_PHOTOS:
                 shown.append(out)
             with torch.no_grad():
-                terms = loss(out, photo)
+                terms = loss(out, photo, targets)
             rows.append((terms["style"].item(), terms["content"].item(),
                          quality.palette_ratio(out[0], photo[0], painting),
                          quality.contrast_ratio(out[0], photo[0]), quality.blob_count(out[0], photo[0]), seconds))
