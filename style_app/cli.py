@@ -145,7 +145,8 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--style-loss", default=defaults["style_loss"], choices=STYLE_LOSSES,
                    help="gram: channel correlations; sliced: each picture's feature distributions (Heitz et al. "
                    "2021); sliced-batch: the batch's, pooled (no droplets); sliced-tiles: each region's "
-                   "(texture, not glows)")
+                   "(texture, not glows); sliced-texture: the batch's pooled, plus the texture inside each "
+                   "64 px square (colour masses with brushwork)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
     p.add_argument("--resume", nargs="?", const="auto", default=None,

@@ -112,19 +112,24 @@ def test_tiles_cut_each_picture_into_regions_row_by_row():
     torch.testing.assert_close(regions[4, 0], torch.tensor([[16.0, 17.0], [20.0, 21.0]]))  # next picture
 
 
+def _colour_passing_vgg() -> VGGFeatures:
+    """A loss network that passes the pixels through: its features are colours."""
+    layers = vgg_layers((3,) * 10)
+    with torch.no_grad():
+        for m in layers:
+            if isinstance(m, torch.nn.Conv2d):
+                m.bias.zero_()
+                m.weight.zero_()[:, :, 1, 1] = torch.eye(3)
+    return VGGFeatures(layers)
+
+
 def test_sliced_tiles_asks_every_region_for_the_whole_palette():
     """The painting's own pixels, shuffled (every region holds every colour) or sorted dark to
     light (each region one part of the palette, as a glow holds one of its colours): sliced-tiles
     charges the sorted picture far more than the shuffled one, and more than the per-picture loss
     does, since the picture as a whole still holds the painting's colours."""
     torch.manual_seed(0)
-    layers = vgg_layers((3,) * 10)
-    with torch.no_grad():  # a loss network that passes the pixels through: features are colours
-        for m in layers:
-            if isinstance(m, torch.nn.Conv2d):
-                m.bias.zero_()
-                m.weight.zero_()[:, :, 1, 1] = torch.eye(3)
-    vgg = VGGFeatures(layers)
+    vgg = _colour_passing_vgg()
     painting = torch.rand(1, 3, 64, 64)
     pixels = painting.flatten(2)
     shuffled = pixels[..., torch.randperm(64 * 64)].view(1, 3, 64, 64)
@@ -133,6 +138,39 @@ def test_sliced_tiles_asks_every_region_for_the_whole_palette():
     whole = PerceptualLoss(vgg, painting, style_loss="sliced")
     assert regional.style_loss(vgg(sorted_)).item() > 10 * regional.style_loss(vgg(shuffled)).item()
     assert regional.style_loss(vgg(sorted_)).item() > 3 * whole.style_loss(vgg(sorted_)).item()
+
+
+def test_sliced_texture_wants_the_paintings_colour_masses_with_its_brushwork():
+    """A painting of two colour masses (left warm, right cool), each with a grain finer than a
+    region. A fresh draw of it costs little; the same masses without grain (smooth patches of one
+    colour: glows) and its pixels shuffled (every region holding both colours) cost far more.
+    The pooled loss (sliced-batch) barely sees the missing grain; sliced-tiles, which asks each region
+    for the whole palette, prefers the shuffled pixels to the painting's own layout."""
+    torch.manual_seed(0)
+    vgg = _colour_passing_vgg()
+    masses = torch.zeros(1, 3, 128, 128)
+    masses[..., :64] = torch.tensor([0.9, 0.8, 0.7])[:, None, None]  # above the ImageNet mean, so
+    masses[..., 64:] = torch.tensor([0.7, 0.8, 0.95])[:, None, None]  # the ReLUs pass the grain
+    def draw() -> torch.Tensor:
+        return masses + 0.2 * (torch.rand(1, 1, 128, 128) - 0.5)
+    painting, fresh = draw(), draw()
+    shuffled = painting.flatten(2)[..., torch.randperm(128 * 128)].view(1, 3, 128, 128)
+    texture, tiles, pooled = (PerceptualLoss(vgg, painting, style_loss=k)
+                              for k in ("sliced-texture", "sliced-tiles", "sliced-batch"))
+    cost = {name: texture.style_loss(vgg(x)).item() for name, x in
+            (("fresh", fresh), ("smooth", masses), ("shuffled", shuffled))}
+    assert cost["smooth"] > 10 * cost["fresh"] and cost["shuffled"] > 10 * cost["fresh"]
+    assert cost["smooth"] > 10 * pooled.style_loss(vgg(masses)).item()  # the pooled loss barely sees it
+    assert tiles.style_loss(vgg(shuffled)).item() < tiles.style_loss(vgg(fresh)).item()
+
+
+def test_texture_takes_each_regions_mean_away():
+    from style_app.training.losses import texture
+
+    features = torch.arange(2 * 4 * 4.0).view(2, 1, 4, 4)
+    squares = texture(features, 2)
+    assert squares.shape == (8, 1, 2, 2)
+    torch.testing.assert_close(squares[1, 0], torch.tensor([[-2.5, -1.5], [1.5, 2.5]]))
 
 
 def test_photo_targets_given_once_give_the_same_losses():

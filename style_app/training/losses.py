@@ -22,11 +22,16 @@ CONTENT_LAYERS = ("relu2_2", "relu3_3")
 #: sliced-batch: match the batch's vectors pooled, so no one photo has to hold all of the painting's
 #: colours (matched per picture, a snowfield must paint the painting's darks somewhere: droplets);
 #: sliced-tiles: match each region of each picture (TILES x TILES of them), so that a flat area must
-#: hold the painting's texture rather than one of its colours as a smooth patch (a glow).
-STYLE_LOSSES = ("gram", "sliced", "sliced-batch", "sliced-tiles")
+#: hold the painting's texture rather than one of its colours as a smooth patch (a glow);
+#: sliced-texture: sliced-batch for the colours, plus what varies inside each REGION_PX square of each
+#: picture (its features less the square's mean) matched to what varies inside the painting's squares:
+#: a flat area may take any of the painting's colours but must carry its brushwork, so a jump between
+#: two of its colours there is broken into strokes instead of drawn as one smooth contour (a glow).
+STYLE_LOSSES = ("gram", "sliced", "sliced-batch", "sliced-tiles", "sliced-texture")
 SLICES = 32             # random directions per layer and step (sliced loss)
 SLICE_POSITIONS = 16384  # feature vectors per image compared (sliced loss): a random subset
 TILES = 4               # regions per side of a picture (sliced-tiles)
+REGION_PX = 64          # side in image pixels of the squares whose texture sliced-texture matches
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -52,14 +57,26 @@ def sample_positions(features: torch.Tensor, count: int = SLICE_POSITIONS) -> to
     return flat[..., torch.randperm(flat.shape[-1])[:count].to(flat.device)]
 
 
-def tiles(features: torch.Tensor, per_side: int = TILES) -> torch.Tensor:
-    """(N, C, H, W) features -> (N * per_side², C, H / per_side, W / per_side): each picture's
-    regions, row by row, as pictures of their own (edge rows and columns that do not divide are cut)."""
+def regions(features: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, C, H, W) features -> (N * R, C, size, size): each picture's square regions, row by row,
+    as pictures of their own (edge rows and columns that do not fill a square are cut)."""
     n, c, h, w = features.shape
-    th, tw = max(h // per_side, 1), max(w // per_side, 1)
-    rows, cols = h // th, w // tw
-    regions = features[..., :rows * th, :cols * tw].reshape(n, c, rows, th, cols, tw)
-    return regions.permute(0, 2, 4, 1, 3, 5).reshape(n * rows * cols, c, th, tw)
+    size = max(min(size, h, w), 1)
+    rows, cols = h // size, w // size
+    cut = features[..., :rows * size, :cols * size].reshape(n, c, rows, size, cols, size)
+    return cut.permute(0, 2, 4, 1, 3, 5).reshape(n * rows * cols, c, size, size)
+
+
+def tiles(features: torch.Tensor, per_side: int = TILES) -> torch.Tensor:
+    """Square regions, per_side of them along the shorter side of each picture (sliced-tiles)."""
+    return regions(features, min(features.shape[-2:]) // per_side)
+
+
+def texture(features: torch.Tensor, size: int) -> torch.Tensor:
+    """Square regions of `size` feature pixels, each less its own mean: what varies inside a region
+    (strokes, grain), not which colour it holds."""
+    r = regions(features.float(), size)
+    return r - r.mean((-2, -1), keepdim=True)
 
 
 def sorted_projections(features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
@@ -116,6 +133,13 @@ class PerceptualLoss(nn.Module):
             for name in STYLE_LAYERS:
                 target = gram(feats[name]) if style_loss == "gram" else sample_positions(feats[name][0].float())
                 self.register_buffer(f"target_{name}", target)
+            if style_loss == "sliced-texture":
+                # each layer's squares: REGION_PX image pixels, in that layer's (strided) feature pixels
+                self.region = {name: max(round(REGION_PX * feats[name].shape[-1] / style_image.shape[-1]), 1)
+                               for name in STYLE_LAYERS}
+                for name in STYLE_LAYERS:  # the painting's squares pooled: (C, P)
+                    pooled = texture(feats[name], self.region[name]).transpose(0, 1).flatten(1)
+                    self.register_buffer(f"texture_{name}", sample_positions(pooled[:, None]))
 
     def style_loss(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per-sample style loss of VGG features against the style image's."""
@@ -126,17 +150,27 @@ class PerceptualLoss(nn.Module):
                 terms.append(relative_mse(gram(feats[name]), target.expand(feats[name].shape[0], -1, -1)))
             else:  # fresh random directions each call, from the global (checkpointed) RNG
                 directions = F.normalize(torch.randn(target.shape[0], SLICES), dim=0).to(target.device)
-                n = len(feats[name])
-                if self.kind == "sliced-tiles":
-                    vectors = sample_positions(tiles(feats[name]), SLICE_POSITIONS // TILES ** 2)  # (N*R, C, P)
-                else:
-                    vectors = sample_positions(feats[name])  # (N, C, P)
-                if self.kind == "sliced-batch":
-                    vectors = vectors.transpose(0, 1).flatten(1)[None]  # (1, C, N*P): one pooled set
-                err = sliced_wasserstein(sorted_projections(vectors, directions),
-                                         sorted_projections(target, directions))
-                terms.append(err.expand(n) if len(err) == 1 else err.view(n, -1).mean(1))  # regions: their mean
+                terms.append(self._sliced(name, feats[name], directions))
         return torch.stack(terms).mean(0)
+
+    def _sliced(self, name: str, features: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+        """Per-sample sliced Wasserstein style loss of one layer's features, as self.kind says."""
+        n = len(features)
+        if self.kind == "sliced-tiles":
+            vectors = sample_positions(tiles(features), SLICE_POSITIONS // TILES ** 2)  # (N*R, C, P)
+        else:
+            vectors = sample_positions(features)  # (N, C, P)
+        if self.kind in ("sliced-batch", "sliced-texture"):
+            vectors = vectors.transpose(0, 1).flatten(1)[None]  # (1, C, N*P): one pooled set
+        target = getattr(self, f"target_{name}")
+        err = sliced_wasserstein(sorted_projections(vectors, directions), sorted_projections(target, directions))
+        err = err.expand(n) if len(err) == 1 else err.view(n, -1).mean(1)  # regions: their mean
+        if self.kind == "sliced-texture":
+            squares = sample_positions(texture(features, self.region[name]), SLICE_POSITIONS // TILES ** 2)
+            local = sliced_wasserstein(sorted_projections(squares, directions),
+                                       sorted_projections(getattr(self, f"texture_{name}"), directions))
+            err = err + local.view(n, -1).mean(1)
+        return err
 
     @torch.no_grad()
     def photo_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -68,7 +68,7 @@ class TrainConfig:
     laplacian_weight: float = 0.0  # keep the photo's coarse contours: no new ones (blobs)
     laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,)  # the scales it compares at (the mean over them)
     content_layer: str = "relu2_2"
-    style_loss: str = "gram"  # or "sliced", "sliced-batch", "sliced-tiles" (training.losses.STYLE_LOSSES)
+    style_loss: str = "gram"  # or "sliced", "sliced-batch", "sliced-tiles", "sliced-texture" (losses.STYLE_LOSSES)
     lr: float = 1e-3
     seed: int = 42
     device: str = "auto"
