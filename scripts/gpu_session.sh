@@ -13,6 +13,7 @@
 # failure or a time limit's SIGTERM too.
 #
 #   scripts/gpu_session.sh                  # on the device machine: the real run
+#   NORMS="layer group" SLIM=0 BENCH_SIZES= scripts/gpu_session.sh   # part of the zoo, no timings
 #   DEVICE=cpu STEPS=4 IMAGE_SIZE=48 BATCH=2 BENCH_SIZES=64 EVAL_SIZE=48 RUN_DIR=/tmp/gpu_check \
 #     scripts/gpu_session.sh                # the same steps, tiny, to check the script on a CPU
 set -euo pipefail
@@ -22,7 +23,7 @@ BATCH=${BATCH:-16}; IMAGE_SIZE=${IMAGE_SIZE:-256}; STEPS=${STEPS:-400}; SNAPSHOT
 BENCH_SIZES=${BENCH_SIZES-512 1024 2048}; EVAL_SIZE=${EVAL_SIZE:-512}
 # the recipe (docs/quality.md): the best one measured so far; set RECIPE to try another
 RECIPE=${RECIPE:---style-loss sliced-batch --style-weight 20 --laplacian-weight 2 --laplacian-pools 4 8 16 --every-style}
-NORMS="instance batch layer group"
+NORMS=${NORMS:-instance batch layer group}; SLIM=${SLIM:-1}  # a call may train part of the zoo
 S=$DATA/styles
 PAINTINGS="$S/starry_night.jpg $S/great_wave.jpg $S/the_scream.jpg $S/composition_vii.jpg"
 VGG=$DATA/vgg16_features_fp16.safetensors
@@ -54,7 +55,7 @@ train_zoo() {  # STEPS [--resume]: every network to STEPS, one after another
   for norm in $NORMS; do
     train "zoo4_$norm" "$@" --style-image $PAINTINGS --norm $norm
   done
-  train starry_night_instance_slim "$@" --style-image "$S/starry_night.jpg" --norm instance --arch slim
+  [ "$SLIM" = 0 ] || train starry_night_instance_slim "$@" --style-image "$S/starry_night.jpg" --norm instance --arch slim
 }
 
 # 1. train: a snapshot of the whole zoo after each stage (the later stages resume exactly)
