@@ -29,7 +29,7 @@ TRAIN_RANGES = {
     "seed": (int, 0, 2**63 - 1, False), "checkpoint_every": (int, 1, None, False), "workers": (int, 0, 64, False),
     "log_every": (int, 1, None, False), "content_weight": (float, 0.0, None, False),
     "style_weight": (float, 0.0, None, False), "tv_weight": (float, 0.0, None, False),
-    "laplacian_weight": (float, 0.0, None, False),
+    "laplacian_weight": (float, 0.0, None, False), "texture_weight": (float, 0.0, None, False),
     "zoom": (float, 1.0, 16.0, False), "lr": (float, 0.0, 10.0, True),
 }
 
@@ -146,7 +146,7 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
                    help="gram: channel correlations; sliced: each picture's feature distributions (Heitz et al. "
                    "2021); sliced-batch: the batch's, pooled (no droplets); sliced-tiles: each region's "
                    "(texture, not glows); sliced-texture: the batch's pooled, plus the texture inside each "
-                   "64 px square (colour masses with brushwork)")
+                   "64 px square, weighted by --texture-weight (colour masses with brushwork)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
     p.add_argument("--resume", nargs="?", const="auto", default=None,

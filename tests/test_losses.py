@@ -164,6 +164,18 @@ def test_sliced_texture_wants_the_paintings_colour_masses_with_its_brushwork():
     assert tiles.style_loss(vgg(shuffled)).item() < tiles.style_loss(vgg(fresh)).item()
 
 
+def test_texture_weight_scales_the_texture_term():
+    vgg = _colour_passing_vgg()
+    painting, picture = torch.rand(1, 3, 128, 128), torch.rand(1, 3, 128, 128)
+    cost = {}
+    for weight in (0.0, 1.0, 2.0):
+        loss = PerceptualLoss(vgg, painting, style_loss="sliced-texture", texture_weight=weight)
+        torch.manual_seed(1)  # the same random directions each time
+        cost[weight] = loss.style_loss(vgg(picture)).item()
+    assert cost[1.0] > 2 * cost[0.0]
+    assert abs((cost[2.0] - cost[0.0]) - 2 * (cost[1.0] - cost[0.0])) < 1e-4 * cost[2.0]
+
+
 def test_texture_takes_each_regions_mean_away():
     from style_app.training.losses import texture
 

@@ -143,6 +143,16 @@ def test_laplacian_weight_adds_a_logged_term_and_is_recorded(tmp_path, photo_dir
     assert read_metadata(path)["train_config"]["laplacian_pools"] == [4]
 
 
+def test_sliced_texture_trains_and_records_its_texture_weight(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_loss="sliced-texture", texture_weight=0.25)
+    path = train(cfg, progress=False)
+    assert read_metadata(path)["train_config"]["texture_weight"] == 0.25
+    resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_loss="sliced-texture",
+                          texture_weight=1.0, steps=cfg.steps + 2, resume="auto")
+    with pytest.raises(TrainingError, match=r"texture_weight \(0.25 vs 1.0\)"):
+        train(resumed, progress=False)
+
+
 def test_laplacian_pools_are_checked_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file,
                                                                         tiny_vgg_file):
     with pytest.raises(TrainingError, match="--laplacian-pools 16: a 32 px crop .* use at most 10"):

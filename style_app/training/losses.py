@@ -32,6 +32,7 @@ SLICES = 32             # random directions per layer and step (sliced loss)
 SLICE_POSITIONS = 16384  # feature vectors per image compared (sliced loss): a random subset
 TILES = 4               # regions per side of a picture (sliced-tiles)
 REGION_PX = 64          # side in image pixels of the squares whose texture sliced-texture matches
+TEXTURE_WEIGHT = 0.5    # sliced-texture: the texture term's share beside the pooled colours (docs/quality.md)
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -118,13 +119,14 @@ class PerceptualLoss(nn.Module):
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
                  content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
                  style_loss: str = "gram", laplacian_weight: float = 0.0,
-                 laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,)):
+                 laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,), texture_weight: float = TEXTURE_WEIGHT):
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")
         if style_loss not in STYLE_LOSSES:
             raise ValueError(f"style loss must be one of {', '.join(STYLE_LOSSES)}")
         self.vgg, self.content_layer, self.kind, self.pools = vgg, content_layer, style_loss, laplacian_pools
+        self.texture_weight = texture_weight
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
         if laplacian_weight:
             self.weights["laplacian"] = laplacian_weight
@@ -169,7 +171,7 @@ class PerceptualLoss(nn.Module):
             squares = sample_positions(texture(features, self.region[name]), SLICE_POSITIONS // TILES ** 2)
             local = sliced_wasserstein(sorted_projections(squares, directions),
                                        sorted_projections(getattr(self, f"texture_{name}"), directions))
-            err = err + local.view(n, -1).mean(1)
+            err = err + self.texture_weight * local.view(n, -1).mean(1)
         return err
 
     @torch.no_grad()

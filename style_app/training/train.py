@@ -35,7 +35,7 @@ from style_app.training.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, OutputError, TrainingError, WeightsError
 from style_app.files import append_line, check_writable, stale_temp_files, write_atomically
 from style_app.images import fit_within, list_images, open_image, to_tensor
-from style_app.training.losses import LAPLACIAN_POOL, LAPLACIAN_SIDE, PerceptualLoss
+from style_app.training.losses import LAPLACIAN_POOL, LAPLACIAN_SIDE, TEXTURE_WEIGHT, PerceptualLoss
 from style_app.paintings import describe, painting_paths, slug
 from style_app.runtime import autocast, autocast_dtype, resolve_device
 from style_app.style_files import save_style
@@ -43,7 +43,8 @@ from style_app.weights import file_styles, load_model, save_model
 
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight", "style_weight",
-                     "tv_weight", "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "zoom", "lr",
+                     "tv_weight", "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "texture_weight",
+                     "zoom", "lr",
                      "base", "every_style")
 PATH_FIELDS = ("style_image", "content_dir", "val_dir", "vgg_weights", "base", "warm_start")  # kept as file names
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
@@ -69,6 +70,7 @@ class TrainConfig:
     laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,)  # the scales it compares at (the mean over them)
     content_layer: str = "relu2_2"
     style_loss: str = "gram"  # or "sliced", "sliced-batch", "sliced-tiles", "sliced-texture" (losses.STYLE_LOSSES)
+    texture_weight: float = TEXTURE_WEIGHT  # sliced-texture: the texture term's share beside the colours
     lr: float = 1e-3
     seed: int = 42
     device: str = "auto"
@@ -275,7 +277,7 @@ def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.dev
     except (VGGWeightsError, ImageError) as e:
         raise TrainingError(str(e)) from None
     return [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight,
-                           cfg.style_loss, cfg.laplacian_weight, cfg.laplacian_pools)
+                           cfg.style_loss, cfg.laplacian_weight, cfg.laplacian_pools, cfg.texture_weight)
             for painting in paintings]
 
 
