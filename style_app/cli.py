@@ -135,7 +135,7 @@ def add_add_style(sub: argparse._SubParsersAction) -> None:
 def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
     """The flags `train` and `add-style` share: TrainConfig's numbers (each range-checked, see
     TRAIN_RANGES) and loss, and how to run."""
-    from style_app.training.losses import CONTENT_LAYERS, STYLE_LOSSES
+    from style_app.training.losses import CONTENT_LAYERS, REGION_PX, STYLE_LOSSES
     for name, (kind, low, high, above) in TRAIN_RANGES.items():
         p.add_argument("--" + name.replace("_", "-"), type=number_in(kind, low, high, above), default=defaults[name])
     p.add_argument("--laplacian-pools", nargs="+", type=number_in(int, 1, MAX_TRAIN_SIDE, False), metavar="N",
@@ -146,7 +146,7 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
                    help="gram: channel correlations; sliced: each picture's feature distributions (Heitz et al. "
                    "2021); sliced-batch: the batch's, pooled (no droplets); sliced-tiles: each region's "
                    "(texture, not glows); sliced-texture: the batch's pooled, plus the texture inside each "
-                   "64 px square, weighted by --texture-weight (colour masses with brushwork)")
+                   f"{REGION_PX} px square, weighted by --texture-weight (colour masses with brushwork)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
     p.add_argument("--resume", nargs="?", const="auto", default=None,
