@@ -11,7 +11,7 @@ optimize the same loss at the same size.
 <out>/<painting>_curves.png show the curves.
 
     python docs/measure_add_style.py PAINTING --content-dir data/train --val-dir data/val12 \\
-        --vgg-weights VGG --out runs/add_style --norm instance \\
+        --vgg-weights VGG --out runs/add_style --base instance \\
         --add-steps 50 100 200 400 800 --train-steps 100 200 400 800 1600 2400 --grid-at 400 2400
 """
 from __future__ import annotations
@@ -39,25 +39,26 @@ def cli(*args: str) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def base_settings(norm: str) -> dict:
-    """The base network's own training settings (crop size, batch, loss and its weights): add-style
-    uses them by default, and `train` from scratch gets the same, so both runs optimize the same
-    loss at the same size."""
+def base_settings(base: str) -> tuple[str, dict]:
+    """The base network's norm and its own training settings (crop size, batch, loss and its
+    weights): add-style uses them by default, and `train` from scratch gets the same, so both runs
+    optimize the same loss at the same size."""
     from style_app.training.add_style import FROM_BASE, resolve_base
     from style_app.weights import read_metadata
 
-    trained = read_metadata(resolve_base(norm))["train_config"]
-    return {key: trained[key] for key in FROM_BASE if key in trained}
+    trained = read_metadata(resolve_base(base))["train_config"]
+    return trained["norm"], {key: trained[key] for key in FROM_BASE if key in trained}
 
 
 def command(mode: str, steps: int, out: Path, a: argparse.Namespace) -> list[str]:
     """The add-style or train command line that brings `out` to `steps` steps."""
-    same = [item for key, value in a.settings.items() for item in ("--" + key.replace("_", "-"), str(value))]
+    same = [item for key, value in a.settings.items()  # a list (--laplacian-pools 4 8 16) as several values
+            for item in ("--" + key.replace("_", "-"), *map(str, value if isinstance(value, list) else [value]))]
     common = ["--steps", str(steps), "--content-dir", a.content_dir, *same,
               "--vgg-weights", a.vgg_weights, "--out", str(out), "--checkpoint-every", str(max(steps, 1)),
               "--quiet", *(["--resume"] if out.with_suffix(".ckpt").exists() else [])]
     if mode == "add-style":
-        return ["add-style", a.painting, "--base", a.norm, *common]
+        return ["add-style", a.painting, "--base", a.base, *common]
     return ["train", "--style-image", a.painting, "--norm", a.norm, *common]
 
 
@@ -126,14 +127,14 @@ def main() -> None:
     p.add_argument("painting")
     for flag in ("--content-dir", "--val-dir", "--vgg-weights", "--out"):
         p.add_argument(flag, required=True)
-    p.add_argument("--norm", default="instance")
+    p.add_argument("--base", default="instance", help="a norm (its shipped conditional network) or a network file")
     p.add_argument("--add-steps", type=int, nargs="+", default=[50, 100, 200, 400])
     p.add_argument("--train-steps", type=int, nargs="+", default=[100, 200, 400, 800, 1200])
     p.add_argument("--grid-at", type=int, nargs="*", default=[])
     p.add_argument("--eval-size", type=int, default=512, help="held-out photos' shorter side")
     p.add_argument("--eval-limit", type=int, help="only the first N held-out photos")
     a = p.parse_args()
-    a.settings = base_settings(a.norm)
+    a.norm, a.settings = base_settings(a.base)
     Path(a.out).mkdir(parents=True, exist_ok=True)
     rows = measure("add-style", a.add_steps, a) + measure("train", a.train_steps, a)
     (Path(a.out) / "curves.md").write_text(table(rows))
