@@ -31,6 +31,7 @@ TRAIN_RANGES = {
     "style_weight": (float, 0.0, None, False), "tv_weight": (float, 0.0, None, False),
     "laplacian_weight": (float, 0.0, None, False), "texture_weight": (float, 0.0, None, False),
     "zoom": (float, 1.0, 16.0, False), "lr": (float, 0.0, 10.0, True),
+    "style_lr": (float, 0.0, 10.0, True),
 }
 
 

@@ -165,3 +165,28 @@ def test_laplacian_pools_are_checked_recorded_and_must_match_on_resume(tmp_path,
                         steps=6, resume="auto")
     with pytest.raises(TrainingError, match=r"laplacian_pools \(\(2, 8\) vs \(2,\)\)"):
         train(other, progress=False)
+
+
+def test_style_lr_gives_the_per_style_norm_parameters_their_own_rate(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    from style_app.models.norms import StyleConditional
+    from style_app.models.transformer import TransformerNet
+    from style_app.training.train import _parameter_groups
+
+    other = tmp_path / "other.jpg"
+    other.write_bytes(style_file.read_bytes())
+    two = [str(style_file), str(other)]
+    net = TransformerNet("instance", "johnson", 2)
+    per_style = {id(p) for m in net.modules() if isinstance(m, StyleConditional) for p in (m.weight, m.bias)}
+    assert len(per_style) == 2 * sum(isinstance(m, StyleConditional) for m in net.modules()) > 0
+    plain = _parameter_groups(net, tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_image=two))
+    assert len(plain) == 1 and len(plain[0]["params"]) == len(list(net.parameters()))
+    shared, styles = _parameter_groups(net, tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file,
+                                                        style_image=two, style_lr=0.05))
+    assert {id(p) for p in styles["params"]} == per_style and styles["lr"] == 0.05
+    assert "lr" not in shared and len(shared["params"]) == len(list(net.parameters())) - len(per_style)
+
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_image=two, style_lr=0.05, steps=4)
+    assert read_metadata(train(cfg, progress=False))["train_config"]["style_lr"] == 0.05
+    resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_image=two, steps=6, resume="auto")
+    with pytest.raises(TrainingError, match=r"style_lr \(0.05 vs None\)"):
+        train(resumed, progress=False)

@@ -28,6 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from style_app.models.norms import StyleConditional
 from style_app.models.transformer import TransformerNet
 from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
 from style_app.training import add_style
@@ -44,7 +45,7 @@ from style_app.weights import file_styles, load_model, save_model
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight", "style_weight",
                      "tv_weight", "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "texture_weight",
-                     "zoom", "lr", "base", "every_style")
+                     "zoom", "lr", "style_lr", "base", "every_style")
 PATH_FIELDS = ("style_image", "content_dir", "val_dir", "vgg_weights", "base", "warm_start")  # kept as file names
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
@@ -71,6 +72,7 @@ class TrainConfig:
     style_loss: str = "gram"  # or "sliced", "sliced-batch", "sliced-tiles", "sliced-texture" (losses.STYLE_LOSSES)
     texture_weight: float = TEXTURE_WEIGHT  # sliced-texture: the texture term's share beside the colours
     lr: float = 1e-3
+    style_lr: float | None = None  # a conditional network's per-style scale and shift (default: lr)
     seed: int = 42
     device: str = "auto"
     vgg_weights: str | None = None
@@ -210,7 +212,7 @@ def _set_up(cfg: TrainConfig, vgg: VGGFeatures | None) -> _Run:
     torch.manual_seed(cfg.seed)
     model, rows = _network(cfg)
     model = model.to(device, memory_format=memory_format)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    optimizer = torch.optim.Adam(_parameter_groups(model, cfg), lr=cfg.lr)
     start = _resume(cfg, model, optimizer, device) if cfg.resume else 0
     if rank == 0:
         for stale in stale_temp_files(cfg.checkpoint_path) + stale_temp_files(cfg.out):
@@ -241,6 +243,18 @@ def _network(cfg: TrainConfig) -> tuple[TransformerNet, list[int]]:
     if cfg.warm_start and not cfg.resume:  # a resumed run's weights come from its checkpoint
         return _warm_start(cfg), list(range(len(cfg.styles)))
     return TransformerNet(cfg.norm, cfg.arch, len(cfg.styles)), list(range(len(cfg.styles)))
+
+
+def _parameter_groups(model: TransformerNet, cfg: TrainConfig) -> list[dict]:
+    """What trains, at which rate: with `style_lr`, the per-style scale and shift of the
+    conditional norm layers get their own (a style can only differ there, and Adam moves a
+    parameter by about its rate per step, so at the network's rate the styles part slowly)."""
+    trained = [p for p in model.parameters() if p.requires_grad]
+    if cfg.style_lr is None:
+        return [{"params": trained}]
+    per_style = {id(p) for m in model.modules() if isinstance(m, StyleConditional) for p in (m.weight, m.bias)}
+    return [{"params": [p for p in trained if id(p) not in per_style]},
+            {"params": [p for p in trained if id(p) in per_style], "lr": cfg.style_lr}]
 
 
 def _warm_start(cfg: TrainConfig) -> TransformerNet:
