@@ -214,6 +214,11 @@ class StyleConditional(nn.Module):
         return y * scale + shift
 
 
+def style_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Every conditional norm layer's per-style scale and shift: all that tells one style from another."""
+    return [p for m in model.modules() if isinstance(m, StyleConditional) for p in (m.weight, m.bias)]
+
+
 def make_norm(kind: str, num_channels: int, num_styles: int = 1, **kw) -> nn.Module:
     """Build the normalization layer `kind` for `num_channels` channels; with `num_styles` > 1, a
     StyleConditional one.

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from style_app.models.norms import COMPARED_NORMS, StyleConditional
+from style_app.models.norms import COMPARED_NORMS, style_parameters
 from style_app.models.transformer import TransformerNet
 from style_app.errors import StyleAppError, TrainingError
 from style_app.images import open_image
@@ -135,10 +135,8 @@ def train_only_norm_parameters(model: TransformerNet) -> None:
     style (a one-hot mix), so the other styles' rows get a zero gradient, which Adam turns into
     no update at all: they stay bit for bit, and only the selected style learns."""
     model.requires_grad_(False)
-    for module in model.modules():
-        if isinstance(module, StyleConditional):
-            module.weight.requires_grad_(True)
-            module.bias.requires_grad_(True)
+    for param in style_parameters(model):
+        param.requires_grad_(True)
 
 
 def check_init(init: str, styles: list[str]) -> None:

@@ -28,7 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from style_app.models.norms import StyleConditional
+from style_app.models.norms import style_parameters
 from style_app.models.transformer import TransformerNet
 from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
 from style_app.training import add_style
@@ -252,7 +252,7 @@ def _parameter_groups(model: TransformerNet, cfg: TrainConfig) -> list[dict]:
     trained = [p for p in model.parameters() if p.requires_grad]
     if cfg.style_lr is None:
         return [{"params": trained}]
-    per_style = {id(p) for m in model.modules() if isinstance(m, StyleConditional) for p in (m.weight, m.bias)}
+    per_style = {id(p) for p in style_parameters(model)}
     return [{"params": [p for p in trained if id(p) not in per_style]},
             {"params": [p for p in trained if id(p) in per_style], "lr": cfg.style_lr}]
 
