@@ -22,16 +22,26 @@ EXIT_INTERRUPTED = 130
 MAX_TRAIN_SIDE = 4096
 #: Largest side `bench` measures or `--max-size` accepts (the 64 MP input limit is 8000 x 8000).
 MAX_SIDE = 16384
-#: Range of every numeric flag of `train` (TrainConfig's fields): (type, lowest, highest, lowest excluded).
+#: Every numeric flag of `train` (TrainConfig's fields): (type, lowest, highest, lowest excluded, help).
 TRAIN_RANGES = {
-    "steps": (int, 1, 10**8, False), "batch_size": (int, 1, 1024, False),
-    "image_size": (int, 16, MAX_TRAIN_SIDE, False), "style_size": (int, 16, MAX_TRAIN_SIDE, False),
-    "seed": (int, 0, 2**63 - 1, False), "checkpoint_every": (int, 1, None, False), "workers": (int, 0, 64, False),
-    "log_every": (int, 1, None, False), "content_weight": (float, 0.0, None, False),
-    "style_weight": (float, 0.0, None, False), "tv_weight": (float, 0.0, None, False),
-    "laplacian_weight": (float, 0.0, None, False), "texture_weight": (float, 0.0, None, False),
-    "zoom": (float, 1.0, 16.0, False), "lr": (float, 0.0, 10.0, True),
-    "style_lr": (float, 0.0, 10.0, True),
+    "steps": (int, 1, 10**8, False, "optimizer steps"),
+    "batch_size": (int, 1, 1024, False, "photos per step"),
+    "image_size": (int, 16, MAX_TRAIN_SIDE, False, "side of the square training crops, pixels"),
+    "style_size": (int, 16, MAX_TRAIN_SIDE, False, "the painting is shrunk to fit this many pixels"),
+    "seed": (int, 0, 2**63 - 1, False, "random seed (weights, crops, loss directions)"),
+    "checkpoint_every": (int, 1, None, False, "steps between checkpoints (<out>.ckpt)"),
+    "workers": (int, 0, 64, False, "photo-loading processes"),
+    "log_every": (int, 1, None, False, "steps per line of <out>.losses.jsonl"),
+    "content_weight": (float, 0.0, None, False, "weight of the content loss (keep the photo)"),
+    "style_weight": (float, 0.0, None, False, "weight of the style loss (--style-loss)"),
+    "tv_weight": (float, 0.0, None, False, "weight of the total-variation loss (smoothness)"),
+    "laplacian_weight": (float, 0.0, None, False, "weight of the Laplacian loss: no new coarse contours (blobs)"),
+    "texture_weight": (float, 0.0, None, False, "sliced-texture: the brushwork term's share beside the colours"),
+    "gram_weight": (float, 0.0, None, False, "beside a sliced --style-loss: each picture's Gram loss, this weight"),
+    "zoom": (float, 1.0, 16.0, False, "crops from photos enlarged up to this many times"),
+    "lr": (float, 0.0, 10.0, True, "Adam learning rate"),
+    "style_lr": (float, 0.0, 10.0, True, "several paintings: learning rate of their own norm scales and shifts "
+                 "(default: --lr)"),
 }
 
 
@@ -137,8 +147,10 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
     """The flags `train` and `add-style` share: TrainConfig's numbers (each range-checked, see
     TRAIN_RANGES) and loss, and how to run."""
     from style_app.training.losses import CONTENT_LAYERS, REGION_PX, STYLE_LOSSES
-    for name, (kind, low, high, above) in TRAIN_RANGES.items():
-        p.add_argument("--" + name.replace("_", "-"), type=number_in(kind, low, high, above), default=defaults[name])
+    for name, (kind, low, high, above, text) in TRAIN_RANGES.items():
+        default = "" if defaults[name] is None else f" (default: {defaults[name]})"
+        p.add_argument("--" + name.replace("_", "-"), type=number_in(kind, low, high, above), default=defaults[name],
+                       help=text + default)
     p.add_argument("--laplacian-pools", nargs="+", type=number_in(int, 1, MAX_TRAIN_SIDE, False), metavar="N",
                    default=defaults["laplacian_pools"], help="the Laplacian loss compares the images average-pooled "
                    "by each N (the mean over them; default 4); 4 8 16 also sees large soft patches")

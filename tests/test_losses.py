@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from models.vgg import VGGFeatures, vgg_layers
@@ -174,6 +175,24 @@ def test_texture_weight_scales_the_texture_term():
         cost[weight] = loss.style_loss(vgg(picture)).item()
     assert cost[1.0] > 2 * cost[0.0]
     assert abs((cost[2.0] - cost[0.0]) - 2 * (cost[1.0] - cost[0.0])) < 1e-4 * cost[2.0]
+
+
+def test_gram_weight_adds_each_pictures_gram_loss_beside_a_sliced_loss():
+    """sliced-batch pools the batch, so one picture may miss the painting's look; the Gram term
+    holds each picture to the painting's channel correlations (what evaluate's Gram ratio measures)."""
+    vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
+    painting, photo = torch.rand(1, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    loss = PerceptualLoss(vgg, painting, style_loss="sliced-batch", gram_weight=2.0)
+    near, far = painting.expand(2, -1, -1, -1), photo
+    assert loss(near, photo)["gram"].item() < 1e-6 < loss(far, photo)["gram"].item()
+    terms = loss(far, photo)
+    expected = PerceptualLoss(vgg, painting, style_loss="gram").style_loss(vgg(far)).mean()
+    torch.testing.assert_close(terms["gram"], expected)
+    weighted = terms["content"] + 3 * terms["style"] + 10 * terms["tv"] + 2 * terms["gram"]
+    torch.testing.assert_close(terms["total"], weighted)
+    assert "gram" not in PerceptualLoss(vgg, painting, style_loss="sliced-batch")(far, photo)
+    with pytest.raises(ValueError, match="beside a sliced style loss"):
+        PerceptualLoss(vgg, painting, style_loss="gram", gram_weight=1.0)
 
 
 def test_texture_takes_each_regions_mean_away():

@@ -153,6 +153,20 @@ def test_sliced_texture_trains_and_records_its_texture_weight(tmp_path, photo_di
         train(resumed, progress=False)
 
 
+def test_gram_weight_is_checked_logged_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file,
+                                                                          tiny_vgg_file):
+    with pytest.raises(TrainingError, match="--gram-weight adds a Gram term beside a sliced --style-loss"):
+        tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, gram_weight=1.0)  # the Gram loss itself
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_loss="sliced-batch", gram_weight=2.0)
+    path = train(cfg, progress=False)
+    assert read_metadata(path)["train_config"]["gram_weight"] == 2.0
+    assert read_metadata(path)["final_losses"]["gram"] > 0
+    resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_loss="sliced-batch",
+                          steps=cfg.steps + 2, resume="auto")
+    with pytest.raises(TrainingError, match=r"gram_weight \(2.0 vs 0.0\)"):
+        train(resumed, progress=False)
+
+
 def test_laplacian_pools_are_checked_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file,
                                                                         tiny_vgg_file):
     with pytest.raises(TrainingError, match="--laplacian-pools 16: a 32 px crop .* use at most 10"):

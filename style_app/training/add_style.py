@@ -33,7 +33,8 @@ DEFAULT_STEPS = 300
 DEFAULT_LR = 1e-2  # norm parameters alone: larger steps than a whole network's 1e-3
 #: Settings an added style takes from its network's training unless given: the same loss and scale.
 FROM_BASE = ("batch_size", "image_size", "style_size", "content_weight", "style_weight", "tv_weight",
-             "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "texture_weight", "zoom")
+             "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "texture_weight",
+             "gram_weight", "zoom")
 CONTENT_DIR_ENV = "STYLE_APP_CONTENT_DIR"
 INIT_PHOTOS = 4  # training photos (centre crops) on which the starting style is chosen
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")

@@ -45,7 +45,7 @@ from style_app.weights import file_styles, load_model, save_model
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight", "style_weight",
                      "tv_weight", "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "texture_weight",
-                     "zoom", "lr", "style_lr", "base", "every_style")
+                     "gram_weight", "zoom", "lr", "style_lr", "base", "every_style")
 PATH_FIELDS = ("style_image", "content_dir", "val_dir", "vgg_weights", "base", "warm_start")  # kept as file names
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
@@ -71,6 +71,7 @@ class TrainConfig:
     content_layer: str = "relu2_2"
     style_loss: str = "gram"  # or "sliced", "sliced-batch", "sliced-tiles", "sliced-texture" (losses.STYLE_LOSSES)
     texture_weight: float = TEXTURE_WEIGHT  # sliced-texture: the texture term's share beside the colours
+    gram_weight: float = 0.0  # a sliced loss: each picture's Gram matrices against the painting's too
     lr: float = 1e-3
     style_lr: float | None = None  # a conditional network's per-style scale and shift (default: lr)
     seed: int = 42
@@ -93,6 +94,9 @@ class TrainConfig:
         if (self.name or self.base) and len(self.style_image) != 1:
             raise TrainingError("--name and --base take one painting")
         self.laplacian_pools = tuple(self.laplacian_pools)
+        if self.gram_weight and self.style_loss == "gram":
+            raise TrainingError("--gram-weight adds a Gram term beside a sliced --style-loss; "
+                                "with --style-loss gram raise --style-weight instead")
         too_coarse = [k for k in self.laplacian_pools if self.image_size // k < LAPLACIAN_SIDE]
         if self.laplacian_weight and too_coarse:
             raise TrainingError(f"--laplacian-pools {too_coarse[0]}: a {self.image_size} px crop pooled that much is "
@@ -290,7 +294,8 @@ def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.dev
     except (VGGWeightsError, ImageError) as e:
         raise TrainingError(str(e)) from None
     return [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight,
-                           cfg.style_loss, cfg.laplacian_weight, cfg.laplacian_pools, cfg.texture_weight)
+                           cfg.style_loss, cfg.laplacian_weight, cfg.laplacian_pools, cfg.texture_weight,
+                           cfg.gram_weight)
             for painting in paintings]
 
 
@@ -500,7 +505,7 @@ def _metadata(cfg: TrainConfig, step: int, val: dict | None) -> dict:
     train_records = [r for r in records if "split" not in r]
     init = next((r for r in records if r.get("split") == "init"), None)
     tail = train_records[-10:]
-    terms = [k for k in ("content", "style", "tv", "laplacian", "total") if tail and k in tail[0]]
+    terms = [k for k in (tail[0] if tail else {}) if k not in ("step", "images_per_s")]  # the loss's terms
     final = {k: round(sum(r[k] for r in tail) / len(tail), 6) for k in terms}
     if val:
         final.update(val)
