@@ -42,6 +42,11 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return f @ f.transpose(1, 2) / (c * h * w)
 
 
+def gram_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample relative distance of the features' Gram matrices to a target Gram matrix (1, C, C)."""
+    return relative_mse(gram(features), target.expand(len(features), -1, -1))
+
+
 def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-sample ||x - target||^2 / ||target||^2 (shape (N,))."""
     dims = tuple(range(1, x.dim()))
@@ -159,7 +164,7 @@ class PerceptualLoss(nn.Module):
         for name in STYLE_LAYERS:
             target = getattr(self, f"target_{name}")
             if self.kind == "gram":
-                terms.append(relative_mse(gram(feats[name]), target.expand(feats[name].shape[0], -1, -1)))
+                terms.append(gram_loss(feats[name], target))
             else:  # fresh random directions each call, from the global (checkpointed) RNG
                 directions = F.normalize(torch.randn(target.shape[0], SLICES), dim=0).to(target.device)
                 terms.append(self._sliced(name, feats[name], directions))
@@ -207,7 +212,6 @@ class PerceptualLoss(nn.Module):
             terms["laplacian"] = torch.stack([relative_mse(laplacian(stylized, k), targets[f"laplacian_{k}"]).mean()
                                               for k in self.pools]).mean()
         if "gram" in self.weights:  # each picture's channel correlations too: the painting's look at every scale
-            terms["gram"] = torch.stack([relative_mse(gram(feats[k]), getattr(self, f"gram_{k}").expand(
-                len(stylized), -1, -1)) for k in STYLE_LAYERS]).mean(0).mean()
+            terms["gram"] = torch.stack([gram_loss(feats[k], getattr(self, f"gram_{k}")) for k in STYLE_LAYERS]).mean()
         terms["total"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms
