@@ -22,7 +22,7 @@ DATA=${GPU_DATA:-.gpu}; RUN=${RUN_DIR:-runs/gpu}; DEVICE=${DEVICE:-cuda}; NAME=$
 BATCH=${BATCH:-16}; IMAGE_SIZE=${IMAGE_SIZE:-256}; STEPS=${STEPS:-400}; SNAPSHOTS=${SNAPSHOTS:-1}
 BENCH_SIZES=${BENCH_SIZES-512 1024 2048}; EVAL_SIZE=${EVAL_SIZE:-512}
 # the recipe (docs/quality.md): the best one measured so far; set RECIPE to try another
-RECIPE=${RECIPE:---style-loss sliced-texture --texture-weight 0.5 --style-weight 20 --laplacian-weight 2 --laplacian-pools 4 8 16 --every-style --style-lr 1e-2 --gram-weight 3}
+RECIPE=${RECIPE:---style-loss sliced-texture --texture-weight 0.5 --style-weight 20 --laplacian-weight 2 --laplacian-pools 4 8 16 --every-style --style-lr 1e-2}
 NORMS=${NORMS:-instance batch layer group}; SLIM=${SLIM:-1}  # a call may train part of the zoo
 S=$DATA/styles
 PAINTINGS="$S/starry_night.jpg $S/great_wave.jpg $S/the_scream.jpg $S/composition_vii.jpg"
