@@ -72,9 +72,9 @@ def score(out: Path, grid: Path | None, a: argparse.Namespace) -> dict:
     return {k: row[k] for k in MEASURES}
 
 
-def measure(mode: str, schedule: list[int], a: argparse.Namespace) -> list[dict]:
-    """Advance one run segment by segment, scoring it after each; returns the rows."""
-    out, rows, wall, cpu = Path(a.out) / mode / f"{Path(a.painting).stem}.safetensors", [], 0.0, 0.0
+def measure(mode: str, schedule: list[int], a: argparse.Namespace) -> None:
+    """Advance one run segment by segment, scoring it after each into <out>/curves.jsonl."""
+    out, wall, cpu = Path(a.out) / mode / f"{Path(a.painting).stem}.safetensors", 0.0, 0.0
     for steps in schedule:
         start = time.perf_counter()
         cpu += cli(*command(mode, steps, out, a))
@@ -86,8 +86,6 @@ def measure(mode: str, schedule: list[int], a: argparse.Namespace) -> list[dict]
             shutil.copy(grid / f"{row['painting']}.jpg", Path(a.out) / f"{row['painting']}_{mode}_{steps}.jpg")
         with open(Path(a.out) / "curves.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
-        rows.append(row)
-    return rows
 
 
 def table(rows: list[dict]) -> str:
@@ -133,10 +131,15 @@ def main() -> None:
     p.add_argument("--grid-at", type=int, nargs="*", default=[])
     p.add_argument("--eval-size", type=int, default=512, help="held-out photos' shorter side")
     p.add_argument("--eval-limit", type=int, help="only the first N held-out photos")
+    p.add_argument("--runs", nargs="+", choices=list(COLOURS), default=list(COLOURS),
+                   help="which runs to advance now (`train` needs only the base's settings, so it can run "
+                        "while the base trains); the table and plot show every row of <out>/curves.jsonl")
     a = p.parse_args()
     a.norm, a.settings = base_settings(a.base)
     Path(a.out).mkdir(parents=True, exist_ok=True)
-    rows = measure("add-style", a.add_steps, a) + measure("train", a.train_steps, a)
+    for mode in a.runs:
+        measure(mode, a.add_steps if mode == "add-style" else a.train_steps, a)
+    rows = [json.loads(line) for line in (Path(a.out) / "curves.jsonl").read_text().splitlines()]
     (Path(a.out) / "curves.md").write_text(table(rows))
     plot(rows, Path(a.out) / f"{Path(a.painting).stem}_curves.png")
     print(table(rows))
