@@ -16,7 +16,7 @@ import copy
 import torch
 from torch import nn
 
-from style_app.runtime import cpu_has_fast_bf16
+from style_app.runtime import cpu_has_fast_bf16, memory_format_for
 
 
 def fast_dtype(device: torch.device) -> torch.dtype | None:
@@ -35,7 +35,7 @@ class InferenceNet:
     def __init__(self, model: nn.Module, device: torch.device, fast: bool = True):
         self.device = device
         self.dtype = fast_dtype(device) if fast else None
-        self.memory_format = torch.contiguous_format if self.dtype is None else torch.channels_last
+        self.memory_format = memory_format_for(self.dtype)
         self.model = model.eval().to(device, memory_format=self.memory_format)
         if self.dtype is not None:
             for module in self.model.modules():

@@ -9,7 +9,7 @@ from style_app import stylizer as stylizer_module
 from style_app.tools.bench import psnr
 from style_app.fastpath import InferenceNet, fast_dtype
 from style_app.images import to_tensor
-from style_app.runtime import autocast_dtype
+from style_app.runtime import autocast_dtype, memory_format_for
 from style_app.stylizer import Stylizer
 
 
@@ -34,6 +34,18 @@ def test_cuda_and_mps_run_plain_fp32_where_bf16_autocast_was_slower(monkeypatch)
     assert fast_dtype(torch.device("cuda")) is None and fast_dtype(torch.device("mps")) is None
     monkeypatch.setattr("style_app.fastpath.cpu_has_fast_bf16", lambda: False)
     assert fast_dtype(torch.device("cpu")) is None
+
+
+@pytest.mark.parametrize("native_bf16, layout", [(True, torch.channels_last), (False, torch.contiguous_format)])
+def test_channels_last_only_with_reduced_precision(native_bf16, layout, monkeypatch):
+    """In fp32 on a CPU without native bf16, channels_last is slower than NCHW (docs/performance.md);
+    inference and training (memory_format_for) both run NCHW there."""
+    monkeypatch.setattr("style_app.fastpath.cpu_has_fast_bf16", lambda: native_bf16)
+    monkeypatch.setattr("style_app.runtime.cpu_has_fast_bf16", lambda: native_bf16)
+    net = InferenceNet(TransformerNet("instance", "slim"), torch.device("cpu"))
+    conv = next(m for m in net.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert net.memory_format == layout and conv.weight.is_contiguous(memory_format=layout)
+    assert memory_format_for(autocast_dtype(torch.device("cpu"))) == layout
 
 
 def test_stylizer_holds_one_model():

@@ -23,7 +23,7 @@ from style_app.models.transformer import TransformerNet
 from style_app.models.vgg import VGG16_WIDTHS, VGGFeatures, vgg_layers
 from style_app.fastpath import InferenceNet
 from style_app.training.losses import PerceptualLoss
-from style_app.runtime import autocast, autocast_dtype, cpu_has_fast_bf16
+from style_app.runtime import autocast, autocast_dtype, cpu_has_fast_bf16, memory_format_for
 
 SIZES = (512, 1024, 2048)
 ARCH_NAMES = ("johnson", "slim")
@@ -125,10 +125,11 @@ def bench_inference(arch: str, norm: str, size: int, device: torch.device, repea
 def training_step(arch: str, norm: str, size: int, batch: int, device: torch.device, fast: bool,
                   vgg_widths: Sequence[int]) -> Callable[[], None]:
     """One optimisation step of style_app.training.train's loop (perceptual loss through VGG-16 up to
-    relu4_3, Adam), as a closure; `fast` adds train's bf16 autocast / AMP and channels_last."""
+    relu4_3, Adam), as a closure; `fast` adds train's bf16 autocast / AMP and channels_last where
+    the device has them."""
     torch.manual_seed(0)
-    memory_format = torch.channels_last if fast else torch.contiguous_format
     dtype = autocast_dtype(device) if fast else None
+    memory_format = memory_format_for(dtype)
     model = TransformerNet(norm, arch).to(device, memory_format=memory_format).train()
     vgg = VGGFeatures(vgg_layers(vgg_widths)).to(device, memory_format=memory_format)
     loss_fn = PerceptualLoss(vgg, torch.rand(1, 3, size, size, device=device))
@@ -160,7 +161,7 @@ def bench_training(arch: str, norm: str, device: torch.device, size: int = 256, 
     gflop = (3 * conv_gflop(TransformerNet(norm, arch).to(device), x) + 2 * conv_gflop(vgg, x)
              + conv_gflop(vgg, x, "relu2_2"))
     dtype = autocast_dtype(device)
-    mode = f"{str(dtype).removeprefix('torch.').replace('bfloat16', 'bf16')} autocast, channels_last" if dtype else "channels_last"
+    mode = f"{str(dtype).removeprefix('torch.').replace('bfloat16', 'bf16')} autocast, channels_last" if dtype else "fp32"
     return Result("train", arch, norm, size, batch, device.type, mode, base_s, fast_s, gflop)
 
 

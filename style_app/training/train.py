@@ -38,7 +38,7 @@ from style_app.files import append_line, check_writable, stale_temp_files, write
 from style_app.images import fit_within, list_images, open_image, to_tensor
 from style_app.training.losses import LAPLACIAN_POOL, LAPLACIAN_SIDE, TEXTURE_WEIGHT, PerceptualLoss
 from style_app.paintings import describe, painting_paths, slug
-from style_app.runtime import autocast, autocast_dtype, resolve_device
+from style_app.runtime import autocast, autocast_dtype, memory_format_for, resolve_device
 from style_app.style_files import save_style
 from style_app.weights import file_styles, load_model, save_model
 
@@ -80,7 +80,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     resume: str | None = None  # a checkpoint path, or "auto" for the one beside --out
     val_dir: str | None = None
-    fast: bool = True  # bf16 autocast + channels_last on capable CPUs, AMP on CUDA
+    fast: bool = True  # bf16 autocast + channels_last on CPUs with native bf16, AMP on CUDA
     workers: int = 1
     log_every: int = 10
     base: str | None = None  # a conditional network: learn one more style for it, norm parameters only
@@ -212,7 +212,7 @@ def _set_up(cfg: TrainConfig, vgg: VGGFeatures | None) -> _Run:
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     amp_dtype = autocast_dtype(device) if cfg.fast else None
-    memory_format = torch.channels_last if cfg.fast else torch.contiguous_format
+    memory_format = memory_format_for(amp_dtype)
     torch.manual_seed(cfg.seed)
     model, rows = _network(cfg)
     model = model.to(device, memory_format=memory_format)
