@@ -40,6 +40,8 @@ TRAIN_RANGES = {
     "gram_weight": (float, 0.0, None, False, "beside a sliced --style-loss: each picture's Gram loss, this weight"),
     "zoom": (float, 1.0, 16.0, False, "crops from photos enlarged up to this many times"),
     "lr": (float, 0.0, 10.0, True, "Adam learning rate"),
+    "bn_stats_size": (int, 0, MAX_TRAIN_SIDE, False, "batch norm: after training, each style's running statistics "
+                      "are measured again on whole photos this size, the size people stylize at (0: keep training's)"),
     "style_lr": (float, 0.0, 10.0, True, "several paintings: learning rate of their own norm scales and shifts "
                  "(default: --lr)"),
 }
@@ -97,7 +99,7 @@ def number_in(kind: type, low: float, high: float | None = None, above: bool = F
 def build_parser() -> Parser:
     parser = Parser(prog="style-app", description="Fast neural style transfer with swappable normalization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add_command in (add_train, add_add_style, add_stylize, add_compare, add_evaluate, add_list, add_bench,
+    for add_command in (add_train, add_add_style, add_recalibrate, add_stylize, add_compare, add_evaluate, add_list, add_bench,
                         add_export, add_vgg_weights):
         add_command(sub)
     return parser
@@ -141,6 +143,22 @@ def add_add_style(sub: argparse._SubParsersAction) -> None:
                    "has the lower loss for the painting)")
     add_training_flags(p, {f.name: None for f in fields(TrainConfig)})
     p.set_defaults(run=run_add_style)
+
+
+def add_recalibrate(sub: argparse._SubParsersAction) -> None:
+    """`style-app recalibrate`: a batch-norm network's running statistics measured again."""
+    from style_app.training import bn_statistics
+    p = sub.add_parser("recalibrate", help="a batch-norm network's running statistics, measured again on whole "
+                       "photos at the size people stylize (precise BN), written as a new file")
+    p.add_argument("network", metavar="NETWORK", help="a batch-norm network file")
+    p.add_argument("--content-dir", required=True, help="photos to measure on (the training photos)")
+    p.add_argument("--out", required=True, help="the recalibrated network (a new file: styles added to NETWORK "
+                   "stay with NETWORK)")
+    p.add_argument("--size", type=number_in(int, 16, MAX_TRAIN_SIDE), default=bn_statistics.SIZE,
+                   help=f"photos' side in pixels (default: {bn_statistics.SIZE})")
+    p.add_argument("--photos", type=number_in(int, 1, 100000), default=bn_statistics.PHOTOS,
+                   help=f"photos to average over (default: {bn_statistics.PHOTOS})")
+    p.set_defaults(run=run_recalibrate)
 
 
 def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
@@ -309,6 +327,15 @@ def run_add_style(args: argparse.Namespace) -> None:
     cfg = add_style_config(args.painting, args.base, args.name, args.out, args.content_dir, **settings)
     path = train(cfg, progress=not args.quiet)
     print(f"wrote {path}: style {cfg.name} for {Path(cfg.base).name}")
+
+
+def run_recalibrate(args: argparse.Namespace) -> None:
+    from style_app.training.bn_statistics import recalibrate_file
+
+    if _same_file(Path(args.network), Path(args.out)):
+        raise StyleAppError(f"{args.out}: is NETWORK; write the recalibrated network to a new file")
+    recalibrate_file(args.network, args.content_dir, args.out, args.size, args.photos)
+    print(f"wrote {args.out}")
 
 
 def run_stylize(args: argparse.Namespace) -> int:

@@ -35,7 +35,8 @@ WEIGHTS_ENV = "STYLE_APP_WEIGHTS"  # the user's folder of models
 SHIPPED_ENV = "STYLE_APP_SHIPPED"  # "0": leave the shipped zoo out (serve only the user's models)
 ZOO_PACKAGE_DIR = "zoo"  # where a wheel installs the checkout's weights/ folder (pyproject.toml)
 #: Metadata values that are JSON documents rather than plain strings.
-JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve", "styles", "paintings", "base")
+JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve", "styles", "paintings", "base",
+             "bn_statistics")
 #: Bounds on what a header may ask us to build, checked before anything is built: far above any
 #: real network (johnson: channels 32/64/128, 5 blocks, kernel 9), far below what hurts.
 MAX_CHANNELS, MAX_RES_BLOCKS, MAX_EDGE_KERNEL, MAX_STYLES = 1024, 64, 15, 1024

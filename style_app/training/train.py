@@ -31,7 +31,7 @@ from tqdm import tqdm
 from style_app.models.norms import style_parameters
 from style_app.models.transformer import TransformerNet
 from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
-from style_app.training import add_style
+from style_app.training import add_style, bn_statistics
 from style_app.training.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, OutputError, TrainingError, WeightsError
 from style_app.files import append_line, check_writable, stale_temp_files, write_atomically
@@ -88,6 +88,7 @@ class TrainConfig:
     name: str | None = None  # the style's slug, for one painting (default: its file name)
     warm_start: str | None = None  # a network file of the same norm, arch and paintings: start from its weights
     every_style: bool = False  # several paintings: each step trains all of them on its photos, not one in turn
+    bn_stats_size: int = bn_statistics.SIZE  # batch norm: running statistics measured again at this size (0: no)
 
     def __post_init__(self) -> None:
         self.style_image = painting_paths(self.style_image)  # one path given alone counts as a list
@@ -356,14 +357,20 @@ def _finish(run: _Run) -> Path:
     if not run.lead:
         dist.destroy_process_group()
         return Path(cfg.out)
+    recalibrated = {}
+    if cfg.bn_stats_size and bn_statistics.batch_norm_layers(run.model):
+        photos = bn_statistics.calibration_photos(cfg.content_dir, cfg.bn_stats_size)
+        bn_statistics.recalibrate(run.model, photos, run.rows)
+        recalibrated = {"bn_statistics": bn_statistics.header(photos)}
     val = _evaluate(run) if run.val_photos is not None else None
     if val:
         _log(cfg, {"step": run.step, "split": "val", **val})
+    metadata = {**_metadata(cfg, run.step, val), **recalibrated}
     try:
         if cfg.base:
-            path = save_style(run.model, run.rows[0], cfg.out, cfg.base, _metadata(cfg, run.step, val))
+            path = save_style(run.model, run.rows[0], cfg.out, cfg.base, metadata)
         else:
-            path = save_model(run.model, cfg.out, _metadata(cfg, run.step, val))
+            path = save_model(run.model, cfg.out, metadata)
     except OutputError as e:
         raise TrainingError(f"{cfg.out}: cannot write the weights ({e.reason}); the checkpoint at step {run.step} "
                             f"is kept: free space, then run again with --resume") from None
