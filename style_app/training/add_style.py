@@ -7,7 +7,8 @@ training loop (same loss, progress bar, log, checkpoints and --resume); `grown_n
 
 Batch norm: the new style gets running statistics of its own, estimated during add-style training
 from the training batches (the same running average `train` keeps per style), starting from those
-of the style it was initialised from; the network's other styles keep theirs untouched.
+of the style it was initialised from, then measured again on whole photos once it has trained
+(bn_statistics); the network's other styles keep theirs untouched.
 """
 from __future__ import annotations
 
