@@ -58,7 +58,7 @@ def command(mode: str, steps: int, out: Path, a: argparse.Namespace) -> list[str
               "--vgg-weights", a.vgg_weights, "--out", str(out), "--checkpoint-every", str(max(steps, 1)),
               "--quiet", *(["--resume"] if out.with_suffix(".ckpt").exists() else [])]
     if mode == "add-style":
-        return ["add-style", a.painting, "--base", a.base, *common]
+        return ["add-style", a.painting, "--base", a.base, *common, *a.add_style_flags.split()]
     return ["train", "--style-image", a.painting, "--norm", a.norm, *common]
 
 
@@ -129,6 +129,7 @@ def main() -> None:
     p.add_argument("--add-steps", type=int, nargs="+", default=[50, 100, 200, 400])
     p.add_argument("--train-steps", type=int, nargs="+", default=[100, 200, 400, 800, 1200])
     p.add_argument("--grid-at", type=int, nargs="*", default=[])
+    p.add_argument("--add-style-flags", default="", help="more flags for add-style, e.g. '--lr 3e-2'")
     p.add_argument("--eval-size", type=int, default=512, help="held-out photos' shorter side")
     p.add_argument("--eval-limit", type=int, help="only the first N held-out photos")
     p.add_argument("--runs", nargs="+", choices=list(COLOURS), default=list(COLOURS),
