@@ -40,10 +40,10 @@ TRAIN_RANGES = {
     "gram_weight": (float, 0.0, None, False, "beside a sliced --style-loss: each picture's Gram loss, this weight"),
     "zoom": (float, 1.0, 16.0, False, "crops from photos enlarged up to this many times"),
     "lr": (float, 0.0, 10.0, True, "Adam learning rate"),
-    "bn_stats_size": (int, 0, MAX_TRAIN_SIDE, False, "batch norm: after training, each style's running statistics "
-                      "are measured again on whole photos this size, the size people stylize at (0: keep training's)"),
     "style_lr": (float, 0.0, 10.0, True, "several paintings: learning rate of their own norm scales and shifts "
                  "(default: --lr)"),
+    "bn_stats_size": (int, 0, MAX_TRAIN_SIDE, False, "batch norm: after training, each style's running statistics "
+                      "are measured again on whole photos this size, the size people stylize at (0: keep training's)"),
 }
 
 
@@ -99,8 +99,8 @@ def number_in(kind: type, low: float, high: float | None = None, above: bool = F
 def build_parser() -> Parser:
     parser = Parser(prog="style-app", description="Fast neural style transfer with swappable normalization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add_command in (add_train, add_add_style, add_recalibrate, add_stylize, add_compare, add_evaluate, add_list, add_bench,
-                        add_export, add_vgg_weights):
+    for add_command in (add_train, add_add_style, add_recalibrate, add_stylize, add_compare, add_evaluate, add_list,
+                        add_bench, add_export, add_vgg_weights):
         add_command(sub)
     return parser
 

@@ -59,9 +59,10 @@ def test_only_the_new_style_row_trains(norm, zoo, painting, photo_dir, tiny_vgg_
     base = zoo / f"tiny_{norm}.safetensors"
     before = base.read_bytes()
     trained = {}
-    cfg, path = add(painting, norm, photo_dir, tiny_vgg_file, bn_stats_size=0,  # BN: the rows as trained (see
+    # bn_stats_size=0: BN's rows as trained (measuring them again is tests/test_bn_statistics.py's)
+    cfg, path = add(painting, norm, photo_dir, tiny_vgg_file, bn_stats_size=0,
                     on_step=lambda step, model: trained.update({k: v.clone() for k, v in model.state_dict().items()}))
-    assert path == zoo / f"water_lilies_tiny_{norm}.safetensors" and base.read_bytes() == before  # test_bn_statistics)
+    assert path == zoo / f"water_lilies_tiny_{norm}.safetensors" and base.read_bytes() == before
     rows = load_file(str(path))
     net, meta = load_network(path)
     assert meta["styles"] == ["starry_night", "great_wave", "water_lilies"] and meta["default_style"] == "water_lilies"

@@ -168,7 +168,7 @@ def _candidate_losses(model: TransformerNet, candidates: dict[str, torch.Tensor]
                       photos: ContentImages) -> dict[str, float]:
     """The training loss of each style mix on the centre crops of the first training photos."""
     device = next(model.parameters()).device
-    x = torch.stack([photos[(i, None)] for i in range(min(INIT_PHOTOS, len(photos)))]).to(device)
+    x = photos.centre_crops(INIT_PHOTOS).to(device)
     model.eval()
     targets, losses = loss_fn.photo_targets(x), {}
     for name, mix in candidates.items():

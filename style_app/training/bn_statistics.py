@@ -38,9 +38,7 @@ def batch_norm_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]
 def calibration_photos(content_dir: str | os.PathLike, size: int = SIZE, count: int = PHOTOS) -> torch.Tensor:
     """`count` photos spread over the folder, each its centre square at `size` px (N, 3, size, size)."""
     paths = list_images(content_dir)
-    paths = paths[::max(len(paths) // count, 1)][:count]
-    photos = ContentImages(paths, size)
-    return torch.stack([photos[(i, None)] for i in range(len(photos))])
+    return ContentImages(paths[::max(len(paths) // count, 1)][:count], size).centre_crops()
 
 
 @torch.no_grad()

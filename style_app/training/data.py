@@ -55,6 +55,10 @@ class ContentImages(Dataset):
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         return to_tensor(image)[0]
 
+    def centre_crops(self, count: int | None = None) -> torch.Tensor:
+        """The centre crops of the first `count` photos (default all), stacked (N, 3, size, size)."""
+        return torch.stack([self[(i, None)] for i in range(min(count or len(self), len(self)))])
+
 
 class StepBatches(Sampler):
     """Batches for steps start..steps-1: shuffled epochs from `seed`, each item with its own

@@ -483,9 +483,7 @@ def _log(cfg: TrainConfig, record: dict) -> None:
 
 
 def _validation_batch(cfg: TrainConfig, device: torch.device) -> torch.Tensor:
-    paths = list_images(cfg.val_dir)[:VAL_IMAGES]
-    photos = ContentImages(paths, cfg.image_size)
-    return torch.stack([photos[(i, None)] for i in range(len(photos))]).to(device)
+    return ContentImages(list_images(cfg.val_dir)[:VAL_IMAGES], cfg.image_size).centre_crops().to(device)
 
 
 @torch.no_grad()
