@@ -14,6 +14,8 @@
 #
 #   scripts/gpu_session.sh                  # on the device machine: the real run
 #   NORMS="layer group" SLIM=0 BENCH_SIZES= scripts/gpu_session.sh   # part of the zoo, no timings
+#   NORMS= SLIM=0 BENCH_SIZES= BASE_PAINTINGS="starry_night great_wave the_scream composition_vii \
+#     shipwreck_minotaur sunday_afternoon the_kiss woman_with_hat" scripts/gpu_session.sh  # add-style's base
 #   DEVICE=cpu STEPS=4 IMAGE_SIZE=48 BATCH=2 BENCH_SIZES=64 EVAL_SIZE=48 RUN_DIR=/tmp/gpu_check \
 #     scripts/gpu_session.sh                # the same steps, tiny, to check the script on a CPU
 set -euo pipefail
@@ -23,7 +25,10 @@ BATCH=${BATCH:-16}; IMAGE_SIZE=${IMAGE_SIZE:-256}; STEPS=${STEPS:-400}; SNAPSHOT
 BENCH_SIZES=${BENCH_SIZES-512 1024 2048}; EVAL_SIZE=${EVAL_SIZE:-512}
 # the recipe (docs/quality.md): the best one measured so far; set RECIPE to try another
 RECIPE=${RECIPE:---style-loss sliced-texture --texture-weight 0.5 --style-weight 20 --laplacian-weight 2 --laplacian-pools 4 8 16 --every-style --style-lr 1e-2}
-NORMS=${NORMS:-instance batch layer group}; SLIM=${SLIM:-1}  # a call may train part of the zoo
+NORMS=${NORMS-instance batch layer group}; SLIM=${SLIM:-1}  # a call may train part of the zoo
+# a base for add-style (docs/add_style.md): a conditional IN network on these paintings (file stems),
+# none of those whose adding is measured; empty: none
+BASE_PAINTINGS=${BASE_PAINTINGS-}
 S=$DATA/styles
 PAINTINGS="$S/starry_night.jpg $S/great_wave.jpg $S/the_scream.jpg $S/composition_vii.jpg"
 VGG=$DATA/vgg16_features_fp16.safetensors
@@ -56,6 +61,7 @@ train_zoo() {  # STEPS [--resume]: every network to STEPS, one after another
     train "zoo4_$norm" "$@" --style-image $PAINTINGS --norm $norm
   done
   [ "$SLIM" = 0 ] || train starry_night_instance_slim "$@" --style-image "$S/starry_night.jpg" --norm instance --arch slim
+  [ -z "$BASE_PAINTINGS" ] || train base_instance "$@" --style-image $(printf "$S/%s.jpg " $BASE_PAINTINGS) --norm instance
 }
 
 # 1. train: a snapshot of the whole zoo after each stage (the later stages resume exactly)
