@@ -30,7 +30,7 @@ from style_app.training.losses import PerceptualLoss
 from style_app.weights import (available_models, file_styles, is_added_style, load_model, read_metadata,
                                user_weights_dir)
 
-DEFAULT_STEPS = 300
+DEFAULT_STEPS = 100  # the shipped networks' rows plateau by 75-100 steps (docs/add_style.md)
 DEFAULT_LR = 1e-2  # norm parameters alone: larger steps than a whole network's 1e-3
 #: Settings an added style takes from its network's training unless given: the same loss and scale.
 FROM_BASE = ("batch_size", "image_size", "style_size", "content_weight", "style_weight", "tv_weight",
