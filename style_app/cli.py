@@ -41,7 +41,7 @@ TRAIN_RANGES = {
     "zoom": (float, 1.0, 16.0, False, "crops from photos enlarged up to this many times"),
     "lr": (float, 0.0, 10.0, True, "Adam learning rate"),
     "style_lr": (float, 0.0, 10.0, True, "several paintings: learning rate of their own norm scales and shifts "
-                 "(default: --lr)"),
+                 "(add-style: --lr unless given)"),
     "bn_stats_size": (int, 0, MAX_TRAIN_SIDE, False, "batch norm: after training, each style's running statistics "
                       "are measured again on whole photos this size, the size people stylize at (0: keep training's)"),
 }
@@ -120,8 +120,9 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", default=defaults["arch"], choices=list(ARCHS), help="network architecture")
     p.add_argument("--warm-start", metavar="NETWORK", help="start from this network's weights (the same norm, "
                    "arch and paintings), e.g. to train it further with another loss")
-    p.add_argument("--every-style", action="store_true",
-                   help="several paintings: train all of them at each step on the same photos (default: in turn)")
+    p.add_argument("--every-style", action=argparse.BooleanOptionalAction, default=defaults["every_style"],
+                   help="several paintings: train all of them at each step on the same photos; --no-every-style: "
+                   "one painting per step, in turn (default: every style)")
     add_training_flags(p, defaults)
     p.set_defaults(run=run_train)
 
@@ -171,7 +172,7 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
                        help=text + default)
     p.add_argument("--laplacian-pools", nargs="+", type=number_in(int, 1, MAX_TRAIN_SIDE, False), metavar="N",
                    default=defaults["laplacian_pools"], help="the Laplacian loss compares the images average-pooled "
-                   "by each N (the mean over them; default 4); 4 8 16 also sees large soft patches")
+                   "by each N (the mean over them; default 4 8 16, those the crop holds: 4 alone misses large soft patches)")
     p.add_argument("--content-layer", default=defaults["content_layer"], choices=CONTENT_LAYERS)
     p.add_argument("--style-loss", default=defaults["style_loss"], choices=STYLE_LOSSES,
                    help="gram: channel correlations; sliced: each picture's feature distributions (Heitz et al. "

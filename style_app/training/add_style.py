@@ -79,7 +79,8 @@ def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name:
     _check_name(name, base_path, out, bool(settings.get("resume")))
     check_init(settings.get("init") or "auto", file_styles(base_meta))
     trained = base_meta.get("train_config") or {}
-    defaults = {"steps": DEFAULT_STEPS, "lr": DEFAULT_LR, **{k: trained[k] for k in FROM_BASE if k in trained}}
+    defaults = {"steps": DEFAULT_STEPS, "lr": DEFAULT_LR, "style_lr": None, "every_style": False,  # one row, at lr
+                **{k: trained[k] for k in FROM_BASE if k in trained}}
     return TrainConfig(style_image=[str(painting)], content_dir=str(_content_dir(content_dir)),
                        out=str(out), base=str(base_path), name=name, norm=base_meta["norm"],
                        arch=base_meta.get("arch", "johnson"),

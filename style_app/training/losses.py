@@ -101,6 +101,7 @@ def sliced_wasserstein(projected: torch.Tensor, target: torch.Tensor) -> torch.T
 
 LAPLACIAN_POOL = 4  # the Laplacian loss compares structure coarser than this many pixels (Li et al. 2017)
 LAPLACIAN_SIDE = 3  # pixels a pooled image needs per side for the 3x3 Laplacian
+LAPLACIAN_POOLS = (4, 8, 16)  # train's default scales: 4 alone misses large soft patches (docs/quality.md, S3)
 
 
 def laplacian(images: torch.Tensor, pool: int = LAPLACIAN_POOL) -> torch.Tensor:

@@ -36,7 +36,7 @@ from style_app.training.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, OutputError, TrainingError, WeightsError
 from style_app.files import append_line, check_writable, stale_temp_files, write_atomically
 from style_app.images import fit_within, list_images, open_image, to_tensor
-from style_app.training.losses import LAPLACIAN_POOL, LAPLACIAN_SIDE, TEXTURE_WEIGHT, PerceptualLoss
+from style_app.training.losses import LAPLACIAN_POOLS, LAPLACIAN_SIDE, TEXTURE_WEIGHT, PerceptualLoss
 from style_app.paintings import describe, painting_paths, slug
 from style_app.runtime import autocast, autocast_dtype, memory_format_for, resolve_device
 from style_app.style_files import save_style
@@ -58,22 +58,22 @@ class TrainConfig:
     out: str
     norm: str = "instance"
     arch: str = "johnson"
-    steps: int = 2000
+    steps: int = 400
     batch_size: int = 4
     image_size: int = 256
     zoom: float = 1.0  # crops from photos resized to a shorter side of image_size..zoom*image_size
     style_size: int = 512
     content_weight: float = 1.0
-    style_weight: float = 3.0
+    style_weight: float = 20.0
     tv_weight: float = 10.0
-    laplacian_weight: float = 0.0  # keep the photo's coarse contours: no new ones (blobs)
-    laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,)  # the scales it compares at (the mean over them)
+    laplacian_weight: float = 2.0  # keep the photo's coarse contours: no new ones (blobs)
+    laplacian_pools: tuple[int, ...] | None = None  # the scales it compares at (the mean); None: LAPLACIAN_POOLS
     content_layer: str = "relu2_2"
-    style_loss: str = "gram"  # or "sliced", "sliced-batch", "sliced-tiles", "sliced-texture" (losses.STYLE_LOSSES)
+    style_loss: str = "sliced-texture"  # or "gram", "sliced", "sliced-batch", "sliced-tiles" (losses.STYLE_LOSSES)
     texture_weight: float = TEXTURE_WEIGHT  # sliced-texture: the texture term's share beside the colours
     gram_weight: float = 0.0  # a sliced loss: each picture's Gram matrices against the painting's too
     lr: float = 1e-3
-    style_lr: float | None = None  # a conditional network's per-style scale and shift (default: lr)
+    style_lr: float | None = 1e-2  # a conditional network's per-style scale and shift (None: lr)
     seed: int = 42
     device: str = "auto"
     vgg_weights: str | None = None
@@ -87,13 +87,15 @@ class TrainConfig:
     init: str | None = None  # with base: start from this style of it, "mean", or "auto"/None (the lower loss)
     name: str | None = None  # the style's slug, for one painting (default: its file name)
     warm_start: str | None = None  # a network file of the same norm, arch and paintings: start from its weights
-    every_style: bool = False  # several paintings: each step trains all of them on its photos, not one in turn
+    every_style: bool = True  # several paintings: each step trains all of them on its photos, not one in turn
     bn_stats_size: int = bn_statistics.SIZE  # batch norm: running statistics measured again at this size (0: no)
 
     def __post_init__(self) -> None:
         self.style_image = painting_paths(self.style_image)  # one path given alone counts as a list
         if (self.name or self.base) and len(self.style_image) != 1:
             raise TrainingError("--name and --base take one painting")
+        if self.laplacian_pools is None:  # the default scales a crop of this size holds (4 always does)
+            self.laplacian_pools = tuple(k for k in LAPLACIAN_POOLS if self.image_size // k >= LAPLACIAN_SIDE)
         self.laplacian_pools = tuple(self.laplacian_pools)
         if self.gram_weight and self.style_loss == "gram":
             raise TrainingError("--gram-weight adds a Gram term beside a sliced --style-loss; "
@@ -218,21 +220,25 @@ def _set_up(cfg: TrainConfig, vgg: VGGFeatures | None) -> _Run:
     model, rows = _network(cfg)
     model = model.to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(_parameter_groups(model, cfg), lr=cfg.lr)
-    start = _resume(cfg, model, optimizer, device) if cfg.resume else 0
+    start, rng = _resume(cfg, model, optimizer, device) if cfg.resume else (0, None)
     if rank == 0:
         for stale in stale_temp_files(cfg.checkpoint_path) + stale_temp_files(cfg.out):
             stale.unlink(missing_ok=True)  # left by a kill mid-write
         if not cfg.resume:
             cfg.log_path.unlink(missing_ok=True)
-    loss_fns = _loss_functions(cfg, vgg, device, memory_format)
+    loss_fns = _loss_functions(cfg, vgg, device, memory_format)  # draws painting samples from the seeded RNG,
+    if rng is not None:  # so a resumed run restores the checkpoint's RNG only after them
+        torch.set_rng_state(rng)
     photos = ContentImages(list_images(cfg.content_dir), cfg.image_size, cfg.zoom)
     if cfg.base and not cfg.resume:
         chosen = add_style.initialise(model, cfg.init or "auto", cfg.base, loss_fns[0], photos)
         if rank == 0:
             _log(cfg, {"step": 0, "split": "init", **chosen})
     batches = StepBatches(len(photos), cfg.batch_size, cfg.seed, start, cfg.steps, rank, world)
+    # its own generator: a loader draws a seed from the global RNG, which a resumed run has already restored
     loader = DataLoader(photos, batch_sampler=batches, num_workers=cfg.workers, worker_init_fn=_ignore_interrupts,
-                        persistent_workers=False, pin_memory=device.type == "cuda")
+                        persistent_workers=False, pin_memory=device.type == "cuda",
+                        generator=torch.Generator().manual_seed(cfg.seed))
     val_photos = _validation_batch(cfg, device) if cfg.val_dir and rank == 0 else None
     return _Run(cfg, device, rank, world, amp_dtype, memory_format, model,
                 DistributedDataParallel(model) if world > 1 else model, optimizer,
@@ -390,8 +396,8 @@ def _init_distributed(device: torch.device) -> tuple[int, int]:
 
 
 def _resume(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Optimizer,
-            device: torch.device) -> int:
-    """Load model, optimizer and RNG state; returns the step to continue from."""
+            device: torch.device) -> tuple[int, torch.Tensor]:
+    """Load model and optimizer; returns the step to continue from and the RNG state to restore."""
     path = cfg.checkpoint_path if cfg.resume == "auto" else Path(cfg.resume)
     if not path.is_file():
         raise TrainingError(f"{path}: no checkpoint to resume from")
@@ -402,14 +408,14 @@ def _resume(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Opti
         _check_same_run(cfg, path, ckpt["config"])
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        torch.set_rng_state(ckpt["rng"].cpu())
+        rng = ckpt["rng"].cpu()
         step = int(ckpt["step"])
     except TrainingError:
         raise
     except Exception as e:  # random bytes, a pickle, a torn file: torch raises many types
         raise TrainingError(f"{path}: unreadable checkpoint ({type(e).__name__}); delete it to start over") from None
     _trim_log(cfg, step)
-    return step
+    return step, rng
 
 
 def _check_same_run(cfg: TrainConfig, path: Path, saved: dict) -> None:
