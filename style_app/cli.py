@@ -172,7 +172,8 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
                        help=text + default)
     p.add_argument("--laplacian-pools", nargs="+", type=number_in(int, 1, MAX_TRAIN_SIDE, False), metavar="N",
                    default=defaults["laplacian_pools"], help="the Laplacian loss compares the images average-pooled "
-                   "by each N (the mean over them; default 4 8 16, those the crop holds: 4 alone misses large soft patches)")
+                   "by each N (the mean over them; default 4 8 16, those the crop holds: 4 alone misses large "
+                   "soft patches)")
     p.add_argument("--content-layer", default=defaults["content_layer"], choices=CONTENT_LAYERS)
     p.add_argument("--style-loss", default=defaults["style_loss"], choices=STYLE_LOSSES,
                    help="gram: channel correlations; sliced: each picture's feature distributions (Heitz et al. "
