@@ -165,7 +165,7 @@ def add_recalibrate(sub: argparse._SubParsersAction) -> None:
 def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
     """The flags `train` and `add-style` share: TrainConfig's numbers (each range-checked, see
     TRAIN_RANGES) and loss, and how to run."""
-    from style_app.training.losses import CONTENT_LAYERS, REGION_PX, STYLE_LOSSES
+    from style_app.training.losses import CONTENT_LAYERS, REGION_PX, STYLE_LAYERS, STYLE_LOSSES
     for name, (kind, low, high, above, text) in TRAIN_RANGES.items():
         default = "" if defaults[name] is None else f" (default: {defaults[name]})"
         p.add_argument("--" + name.replace("_", "-"), type=number_in(kind, low, high, above), default=defaults[name],
@@ -174,6 +174,8 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
                    default=defaults["laplacian_pools"], help="the Laplacian loss compares the images average-pooled "
                    "by each N (the mean over them; default 4 8 16, those the crop holds: 4 alone misses large "
                    "soft patches)")
+    p.add_argument("--gram-layers", nargs="+", choices=STYLE_LAYERS, metavar="LAYER", default=defaults["gram_layers"],
+                   help=f"the VGG layers --gram-weight compares (default: all: {' '.join(STYLE_LAYERS)})")
     p.add_argument("--content-layer", default=defaults["content_layer"], choices=CONTENT_LAYERS)
     p.add_argument("--style-loss", default=defaults["style_loss"], choices=STYLE_LOSSES,
                    help="gram: channel correlations; sliced: each picture's feature distributions (Heitz et al. "

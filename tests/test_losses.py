@@ -195,6 +195,23 @@ def test_gram_weight_adds_each_pictures_gram_loss_beside_a_sliced_loss():
         PerceptualLoss(vgg, painting, style_loss="gram", gram_weight=1.0)
 
 
+def test_gram_layers_restrict_the_gram_term_to_the_layers_chosen():
+    """The deep layers alone ask each picture for the painting's texture, not its colours."""
+    from style_app.training.losses import STYLE_LAYERS, gram, gram_loss
+    vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
+    painting, photo = torch.rand(1, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    deep = PerceptualLoss(vgg, painting, style_loss="sliced-batch", gram_weight=1.0,
+                          gram_layers=("relu4_3", "relu3_3"))
+    feats, target = vgg(photo), vgg(painting)
+    expected = torch.stack([gram_loss(feats[k], gram(target[k])) for k in ("relu3_3", "relu4_3")]).mean()
+    torch.testing.assert_close(deep(photo, photo)["gram"], expected)
+    every = PerceptualLoss(vgg, painting, style_loss="sliced-batch", gram_weight=1.0)
+    assert every.gram_layers == STYLE_LAYERS
+    assert abs(every(photo, photo)["gram"].item() - expected.item()) > 1e-4
+    with pytest.raises(ValueError, match="Gram layers must be among"):
+        PerceptualLoss(vgg, painting, style_loss="sliced-batch", gram_weight=1.0, gram_layers=("relu5_3",))
+
+
 def test_texture_takes_each_regions_mean_away():
     from style_app.training.losses import texture
 

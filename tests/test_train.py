@@ -179,6 +179,12 @@ def test_gram_weight_is_checked_logged_recorded_and_must_match_on_resume(tmp_pat
                           steps=cfg.steps + 2, resume="auto")
     with pytest.raises(TrainingError, match=r"gram_weight \(2.0 vs 0.0\)"):
         train(resumed, progress=False)
+    resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_loss="sliced-batch", gram_weight=2.0,
+                          gram_layers=["relu4_3"], steps=cfg.steps + 2, resume="auto")
+    with pytest.raises(TrainingError, match=r"gram_layers"):
+        train(resumed, progress=False)
+    with pytest.raises(TrainingError, match="--gram-layers: choose among relu1_2"):
+        tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_loss="sliced-batch", gram_layers=["pool5"])
 
 
 def test_laplacian_pools_are_checked_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file,

@@ -122,13 +122,14 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
 class PerceptualLoss(nn.Module):
     """Content + style + total-variation loss against one style image; optionally a Laplacian term
     (keep the photo's coarse contours) and, beside a sliced style loss, a Gram term (each picture's
-    channel correlations: the pooled sliced losses let one picture of the batch miss them)."""
+    channel correlations: the pooled sliced losses let one picture of the batch miss them), on all
+    style layers or some (the deep ones ask each picture for the painting's texture, not its colours)."""
 
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
                  content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
                  style_loss: str = "gram", laplacian_weight: float = 0.0,
                  laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,), texture_weight: float = TEXTURE_WEIGHT,
-                 gram_weight: float = 0.0):
+                 gram_weight: float = 0.0, gram_layers: tuple[str, ...] = STYLE_LAYERS):
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")
@@ -136,8 +137,11 @@ class PerceptualLoss(nn.Module):
             raise ValueError(f"style loss must be one of {', '.join(STYLE_LOSSES)}")
         if gram_weight and style_loss == "gram":
             raise ValueError("a Gram term goes beside a sliced style loss; with the Gram loss raise the style weight")
+        if not gram_layers or set(gram_layers) - set(STYLE_LAYERS):
+            raise ValueError(f"Gram layers must be among {', '.join(STYLE_LAYERS)}")
         self.vgg, self.content_layer, self.kind, self.pools = vgg, content_layer, style_loss, laplacian_pools
         self.texture_weight = texture_weight
+        self.gram_layers = tuple(name for name in STYLE_LAYERS if name in gram_layers)
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
         if laplacian_weight:
             self.weights["laplacian"] = laplacian_weight
@@ -156,7 +160,7 @@ class PerceptualLoss(nn.Module):
                     pooled = texture(feats[name], self.region[name]).transpose(0, 1).flatten(1)
                     self.register_buffer(f"texture_{name}", sample_positions(pooled[:, None]))
             if "gram" in self.weights:
-                for name in STYLE_LAYERS:
+                for name in self.gram_layers:
                     self.register_buffer(f"gram_{name}", gram(feats[name]))
 
     def style_loss(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -212,7 +216,8 @@ class PerceptualLoss(nn.Module):
         if "laplacian" in self.weights:  # new contours where the photo has none: blobs (docs/quality.md)
             terms["laplacian"] = torch.stack([relative_mse(laplacian(stylized, k), targets[f"laplacian_{k}"]).mean()
                                               for k in self.pools]).mean()
-        if "gram" in self.weights:  # each picture's channel correlations too: the painting's look at every scale
-            terms["gram"] = torch.stack([gram_loss(feats[k], getattr(self, f"gram_{k}")) for k in STYLE_LAYERS]).mean()
+        if "gram" in self.weights:  # each picture's channel correlations too, at the layers chosen
+            terms["gram"] = torch.stack([gram_loss(feats[k], getattr(self, f"gram_{k}"))
+                                         for k in self.gram_layers]).mean()
         terms["total"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms

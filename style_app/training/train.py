@@ -36,7 +36,7 @@ from style_app.training.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, OutputError, TrainingError, WeightsError
 from style_app.files import append_line, check_writable, stale_temp_files, write_atomically
 from style_app.images import fit_within, list_images, open_image, to_tensor
-from style_app.training.losses import LAPLACIAN_POOLS, LAPLACIAN_SIDE, TEXTURE_WEIGHT, PerceptualLoss
+from style_app.training.losses import LAPLACIAN_POOLS, LAPLACIAN_SIDE, STYLE_LAYERS, TEXTURE_WEIGHT, PerceptualLoss
 from style_app.paintings import describe, painting_paths, slug
 from style_app.runtime import autocast, autocast_dtype, memory_format_for, resolve_device
 from style_app.style_files import save_style
@@ -45,7 +45,7 @@ from style_app.weights import file_styles, load_model, save_model
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight", "style_weight",
                      "tv_weight", "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "texture_weight",
-                     "gram_weight", "zoom", "lr", "style_lr", "base", "every_style")
+                     "gram_weight", "gram_layers", "zoom", "lr", "style_lr", "base", "every_style")
 PATH_FIELDS = ("style_image", "content_dir", "val_dir", "vgg_weights", "base", "warm_start")  # kept as file names
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
@@ -72,6 +72,7 @@ class TrainConfig:
     style_loss: str = "sliced-texture"  # or "gram", "sliced", "sliced-batch", "sliced-tiles" (losses.STYLE_LOSSES)
     texture_weight: float = TEXTURE_WEIGHT  # sliced-texture: the texture term's share beside the colours
     gram_weight: float = 0.0  # a sliced loss: each picture's Gram matrices against the painting's too
+    gram_layers: tuple[str, ...] = STYLE_LAYERS  # the VGG layers the Gram term compares
     lr: float = 1e-3
     style_lr: float | None = 1e-2  # a conditional network's per-style scale and shift (None: lr)
     seed: int = 42
@@ -97,6 +98,9 @@ class TrainConfig:
         if self.laplacian_pools is None:  # the default scales a crop of this size holds (4 always does)
             self.laplacian_pools = tuple(k for k in LAPLACIAN_POOLS if self.image_size // k >= LAPLACIAN_SIDE)
         self.laplacian_pools = tuple(self.laplacian_pools)
+        self.gram_layers = tuple(self.gram_layers)
+        if set(self.gram_layers) - set(STYLE_LAYERS) or not self.gram_layers:
+            raise TrainingError(f"--gram-layers: choose among {', '.join(STYLE_LAYERS)}")
         if self.gram_weight and self.style_loss == "gram":
             raise TrainingError("--gram-weight adds a Gram term beside a sliced --style-loss; "
                                 "with --style-loss gram raise --style-weight instead")
@@ -302,7 +306,7 @@ def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.dev
         raise TrainingError(str(e)) from None
     return [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight,
                            cfg.style_loss, cfg.laplacian_weight, cfg.laplacian_pools, cfg.texture_weight,
-                           cfg.gram_weight)
+                           cfg.gram_weight, cfg.gram_layers)
             for painting in paintings]
 
 
