@@ -46,7 +46,7 @@ def command(cfg: TrainConfig, *extra: str) -> list[str]:
             args += [] if value else ["--no-fast"]
         elif f.name == "every_style":
             args += ["--every-style"] if value else []
-        elif f.name in ("style_image", "laplacian_pools"):
+        elif isinstance(value, (list, tuple)):
             args += ["--" + f.name.replace("_", "-"), *map(str, value)]
         elif f.name not in ("resume", "device") and value is not None:
             args += ["--" + f.name.replace("_", "-"), str(value)]
