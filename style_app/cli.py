@@ -38,6 +38,8 @@ TRAIN_RANGES = {
     "laplacian_weight": (float, 0.0, None, False, "weight of the Laplacian loss: no new coarse contours (blobs)"),
     "texture_weight": (float, 0.0, None, False, "sliced-texture: the brushwork term's share beside the colours"),
     "gram_weight": (float, 0.0, None, False, "beside a sliced --style-loss: each picture's Gram loss, this weight"),
+    "contrast_weight": (float, 0.0, None, False, "weight of the contrast term: a picture paler than its photo "
+                        "(luminance std) pays"),
     "zoom": (float, 1.0, 16.0, False, "crops from photos enlarged up to this many times"),
     "lr": (float, 0.0, 10.0, True, "Adam learning rate"),
     "style_lr": (float, 0.0, 10.0, True, "several paintings: learning rate of their own norm scales and shifts "

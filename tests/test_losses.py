@@ -231,3 +231,26 @@ def test_photo_targets_given_once_give_the_same_losses():
     given, computed = loss(stylized, photo, targets), loss(stylized, photo)
     for term in ("content", "laplacian", "total"):
         torch.testing.assert_close(given[term], computed[term])
+
+
+def test_contrast_term_charges_only_pictures_paler_than_their_photo():
+    """(1 - output luminance std / photo's)^2 where the output is paler; a tone curve that keeps or
+    raises the photo's contrast costs nothing, and the gradient pulls a washed-out picture apart."""
+    from style_app.tools.quality import contrast_ratio
+    torch.manual_seed(0)
+    vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
+    painting, photo = torch.rand(1, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    loss = PerceptualLoss(vgg, painting, style_loss="sliced-batch", contrast_weight=4.0)
+    pale = (0.5 + 0.4 * (photo - 0.5)).requires_grad_()  # 0.4 of the photo's contrast
+    terms = loss(pale, photo)
+    ratios = [contrast_ratio(p, q) for p, q in zip(pale.detach(), photo)]
+    torch.testing.assert_close(terms["contrast"].item(), sum((1 - r) ** 2 for r in ratios) / 2, rtol=1e-4, atol=0)
+    assert abs(terms["contrast"].item() - 0.36) < 1e-3
+    weighted = terms["content"] + 3 * terms["style"] + 10 * terms["tv"] + 4 * terms["contrast"]
+    torch.testing.assert_close(terms["total"], weighted)
+    terms["contrast"].backward()
+    assert (pale.grad * (pale.detach() - 0.5)).sum() < 0  # descending the gradient moves pixels away from grey
+    stronger = (0.5 + 1.5 * (photo - 0.5)).clamp(0, 1)
+    assert loss(stronger, photo)["contrast"].item() == 0
+    assert loss(photo, photo)["contrast"].item() == 0
+    assert "contrast" not in PerceptualLoss(vgg, painting, style_loss="sliced-batch")(pale, photo)

@@ -187,6 +187,17 @@ def test_gram_weight_is_checked_logged_recorded_and_must_match_on_resume(tmp_pat
         tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_loss="sliced-batch", gram_layers=["pool5"])
 
 
+def test_contrast_weight_is_logged_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file,
+                                                                      tiny_vgg_file):
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, contrast_weight=5.0)
+    path = train(cfg, progress=False)
+    assert read_metadata(path)["train_config"]["contrast_weight"] == 5.0
+    assert "contrast" in read_metadata(path)["final_losses"]
+    resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=cfg.steps + 2, resume="auto")
+    with pytest.raises(TrainingError, match=r"contrast_weight \(5.0 vs 0.0\)"):
+        train(resumed, progress=False)
+
+
 def test_laplacian_pools_are_checked_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file,
                                                                         tiny_vgg_file):
     with pytest.raises(TrainingError, match="--laplacian-pools 16: a 32 px crop .* use at most 10"):

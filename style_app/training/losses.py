@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from style_app.models.vgg import VGGFeatures
+from style_app.tools.quality import LUMA
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 CONTENT_LAYERS = ("relu2_2", "relu3_3")
@@ -112,6 +113,18 @@ def laplacian(images: torch.Tensor, pool: int = LAPLACIAN_POOL) -> torch.Tensor:
     return F.conv2d(pooled, kernel.expand(images.shape[1], 1, 3, 3), groups=images.shape[1])
 
 
+def luma_std(images: torch.Tensor) -> torch.Tensor:
+    """Per-sample standard deviation of the luminance: how contrasty each picture is."""
+    return torch.einsum("c,nchw->nhw", torch.tensor(LUMA, device=images.device), images.float()).flatten(1).std(1)
+
+
+def paleness(stylized_std: torch.Tensor, photo_std: torch.Tensor) -> torch.Tensor:
+    """Per-sample hinge: (1 - stylized contrast / photo contrast)^2 where the picture is paler than
+    its photo, 0 where it is as contrasty or more. The painting's darks are the first thing a
+    colour-matching loss gives up (docs/quality.md); this keeps the photo's tonal range."""
+    return (1 - stylized_std / photo_std.clamp_min(1e-3)).clamp_min(0).pow(2)
+
+
 def total_variation(images: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of neighbouring pixels, per sample."""
     dx = (images[..., :, 1:] - images[..., :, :-1]).float().pow(2).mean((1, 2, 3))
@@ -123,13 +136,15 @@ class PerceptualLoss(nn.Module):
     """Content + style + total-variation loss against one style image; optionally a Laplacian term
     (keep the photo's coarse contours) and, beside a sliced style loss, a Gram term (each picture's
     channel correlations: the pooled sliced losses let one picture of the batch miss them), on all
-    style layers or some (the deep ones ask each picture for the painting's texture, not its colours)."""
+    style layers or some (the deep ones ask each picture for the painting's texture, not its colours),
+    and a contrast term (no picture paler than its photo)."""
 
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
                  content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
                  style_loss: str = "gram", laplacian_weight: float = 0.0,
                  laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,), texture_weight: float = TEXTURE_WEIGHT,
-                 gram_weight: float = 0.0, gram_layers: tuple[str, ...] = STYLE_LAYERS):
+                 gram_weight: float = 0.0, gram_layers: tuple[str, ...] = STYLE_LAYERS,
+                 contrast_weight: float = 0.0):
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")
@@ -147,6 +162,8 @@ class PerceptualLoss(nn.Module):
             self.weights["laplacian"] = laplacian_weight
         if gram_weight:
             self.weights["gram"] = gram_weight
+        if contrast_weight:
+            self.weights["contrast"] = contrast_weight
         with torch.no_grad():
             feats = vgg(style_image.float())
             for name in STYLE_LAYERS:
@@ -202,6 +219,8 @@ class PerceptualLoss(nn.Module):
         targets = {"content": self.vgg(content, last=self.content_layer)[self.content_layer]}
         if "laplacian" in self.weights:
             targets.update({f"laplacian_{k}": laplacian(content, k) for k in self.pools})
+        if "contrast" in self.weights:
+            targets["contrast"] = luma_std(content)
         return targets
 
     def forward(self, stylized: torch.Tensor, content: torch.Tensor,
@@ -219,5 +238,7 @@ class PerceptualLoss(nn.Module):
         if "gram" in self.weights:  # each picture's channel correlations too, at the layers chosen
             terms["gram"] = torch.stack([gram_loss(feats[k], getattr(self, f"gram_{k}"))
                                          for k in self.gram_layers]).mean()
+        if "contrast" in self.weights:  # the painting's darks kept: no picture paler than its photo
+            terms["contrast"] = paleness(luma_std(stylized), targets["contrast"]).mean()
         terms["total"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms
