@@ -47,8 +47,8 @@ def palette_ratio(stylized: torch.Tensor, photo: torch.Tensor, painting: torch.T
 
 
 def luminance(image: torch.Tensor) -> torch.Tensor:
-    """(3, H, W) in [0, 1] -> (H, W) luma."""
-    return torch.einsum("c,chw->hw", torch.tensor(LUMA, dtype=image.dtype), image.float())
+    """(..., 3, H, W) in [0, 1] -> (..., H, W) luma: one picture or a batch."""
+    return torch.einsum("c,...chw->...hw", torch.tensor(LUMA, device=image.device), image.float())
 
 
 def contrast_ratio(stylized: torch.Tensor, photo: torch.Tensor) -> float:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from style_app.models.vgg import VGGFeatures
-from style_app.tools.quality import LUMA
+from style_app.tools.quality import luminance
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 CONTENT_LAYERS = ("relu2_2", "relu3_3")
@@ -115,7 +115,7 @@ def laplacian(images: torch.Tensor, pool: int = LAPLACIAN_POOL) -> torch.Tensor:
 
 def luma_std(images: torch.Tensor) -> torch.Tensor:
     """Per-sample standard deviation of the luminance: how contrasty each picture is."""
-    return torch.einsum("c,nchw->nhw", torch.tensor(LUMA, device=images.device), images.float()).flatten(1).std(1)
+    return luminance(images).flatten(1).std(1)
 
 
 def paleness(stylized_std: torch.Tensor, photo_std: torch.Tensor) -> torch.Tensor:
