@@ -40,6 +40,8 @@ TRAIN_RANGES = {
     "gram_weight": (float, 0.0, None, False, "beside a sliced --style-loss: each picture's Gram loss, this weight"),
     "contrast_weight": (float, 0.0, None, False, "weight of the contrast term: a picture paler than its photo "
                         "(luminance std) pays"),
+    "mean_colour_weight": (float, 0.0, None, False, "weight of the mean-colour term: the batch's mean RGB "
+                           "away from the painting's pays"),
     "zoom": (float, 1.0, 16.0, False, "crops from photos enlarged up to this many times"),
     "lr": (float, 0.0, 10.0, True, "Adam learning rate"),
     "style_lr": (float, 0.0, 10.0, True, "several paintings: learning rate of their own norm scales and shifts "

@@ -254,3 +254,26 @@ def test_contrast_term_charges_only_pictures_paler_than_their_photo():
     assert loss(stronger, photo)["contrast"].item() == 0
     assert loss(photo, photo)["contrast"].item() == 0
     assert "contrast" not in PerceptualLoss(vgg, painting, style_loss="sliced-batch")(pale, photo)
+
+
+def test_mean_colour_term_pulls_the_batch_mean_to_the_paintings():
+    """||batch mean RGB - painting's||^2 / ||painting's||^2, pooled over the batch: a light picture
+    beside a dark one costs nothing when together they hold the painting's mean, and a batch that
+    is too light as a whole is pulled darker."""
+    torch.manual_seed(0)
+    vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
+    painting = torch.full((1, 3, 32, 32), 0.3)
+    painting[:, 0] = 0.5
+    loss = PerceptualLoss(vgg, painting, style_loss="sliced-batch", mean_colour_weight=5.0)
+    photo = torch.rand(2, 3, 32, 32)
+    light = (painting.expand(2, -1, -1, -1) + 0.1).requires_grad_()
+    terms = loss(light, photo)
+    expected = 3 * 0.1 ** 2 / (0.5 ** 2 + 2 * 0.3 ** 2)
+    torch.testing.assert_close(terms["mean_colour"].item(), expected, rtol=1e-4, atol=0)
+    weighted = terms["content"] + 3 * terms["style"] + 10 * terms["tv"] + 5 * terms["mean_colour"]
+    torch.testing.assert_close(terms["total"], weighted)
+    terms["mean_colour"].backward()
+    assert (light.grad > 0).all()  # descending the gradient darkens every pixel
+    balanced = painting.expand(2, -1, -1, -1) + torch.tensor([0.1, -0.1]).view(2, 1, 1, 1)
+    assert loss(balanced, photo)["mean_colour"].item() < 1e-10
+    assert "mean_colour" not in PerceptualLoss(vgg, painting, style_loss="sliced-batch")(light, photo)

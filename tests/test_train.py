@@ -198,6 +198,17 @@ def test_contrast_weight_is_logged_recorded_and_must_match_on_resume(tmp_path, p
         train(resumed, progress=False)
 
 
+def test_mean_colour_weight_is_logged_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file,
+                                                                         tiny_vgg_file):
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, mean_colour_weight=3.0)
+    path = train(cfg, progress=False)
+    assert read_metadata(path)["train_config"]["mean_colour_weight"] == 3.0
+    assert "mean_colour" in read_metadata(path)["final_losses"]
+    resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=cfg.steps + 2, resume="auto")
+    with pytest.raises(TrainingError, match=r"mean_colour_weight \(3.0 vs 0.0\)"):
+        train(resumed, progress=False)
+
+
 def test_laplacian_pools_are_checked_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file,
                                                                         tiny_vgg_file):
     with pytest.raises(TrainingError, match="--laplacian-pools 16: a 32 px crop .* use at most 10"):

@@ -137,14 +137,15 @@ class PerceptualLoss(nn.Module):
     (keep the photo's coarse contours) and, beside a sliced style loss, a Gram term (each picture's
     channel correlations: the pooled sliced losses let one picture of the batch miss them), on all
     style layers or some (the deep ones ask each picture for the painting's texture, not its colours),
-    and a contrast term (no picture paler than its photo)."""
+    a contrast term (no picture paler than its photo) and a mean-colour term (the batch's mean colour
+    is the painting's: the content loss otherwise keeps each picture as light as its photo)."""
 
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
                  content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
                  style_loss: str = "gram", laplacian_weight: float = 0.0,
                  laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,), texture_weight: float = TEXTURE_WEIGHT,
                  gram_weight: float = 0.0, gram_layers: tuple[str, ...] = STYLE_LAYERS,
-                 contrast_weight: float = 0.0):
+                 contrast_weight: float = 0.0, mean_colour_weight: float = 0.0):
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")
@@ -164,6 +165,9 @@ class PerceptualLoss(nn.Module):
             self.weights["gram"] = gram_weight
         if contrast_weight:
             self.weights["contrast"] = contrast_weight
+        if mean_colour_weight:
+            self.weights["mean_colour"] = mean_colour_weight
+        self.register_buffer("painting_mean", style_image.float().mean((0, 2, 3)))
         with torch.no_grad():
             feats = vgg(style_image.float())
             for name in STYLE_LAYERS:
@@ -240,5 +244,7 @@ class PerceptualLoss(nn.Module):
                                          for k in self.gram_layers]).mean()
         if "contrast" in self.weights:  # the painting's darks kept: no picture paler than its photo
             terms["contrast"] = paleness(luma_std(stylized), targets["contrast"]).mean()
+        if "mean_colour" in self.weights:  # pooled over the batch: a dark photo may stay darker than a light one
+            terms["mean_colour"] = relative_mse(stylized.float().mean((0, 2, 3))[None], self.painting_mean[None])[0]
         terms["total"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms

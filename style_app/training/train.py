@@ -45,7 +45,7 @@ from style_app.weights import file_styles, load_model, save_model
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight", "style_weight",
                      "tv_weight", "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "texture_weight",
-                     "gram_weight", "gram_layers", "contrast_weight", "zoom", "lr", "style_lr", "base", "every_style")
+                     "gram_weight", "gram_layers", "contrast_weight", "mean_colour_weight", "zoom", "lr", "style_lr", "base", "every_style")
 PATH_FIELDS = ("style_image", "content_dir", "val_dir", "vgg_weights", "base", "warm_start")  # kept as file names
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
@@ -74,6 +74,7 @@ class TrainConfig:
     gram_weight: float = 0.0  # a sliced loss: each picture's Gram matrices against the painting's too
     gram_layers: tuple[str, ...] = STYLE_LAYERS  # the VGG layers the Gram term compares
     contrast_weight: float = 0.0  # a picture paler than its photo (luminance std) pays this much
+    mean_colour_weight: float = 0.0  # the batch's mean colour away from the painting's pays this much
     lr: float = 1e-3
     style_lr: float | None = 1e-2  # a conditional network's per-style scale and shift (None: lr)
     seed: int = 42
@@ -307,7 +308,7 @@ def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.dev
         raise TrainingError(str(e)) from None
     return [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight,
                            cfg.style_loss, cfg.laplacian_weight, cfg.laplacian_pools, cfg.texture_weight,
-                           cfg.gram_weight, cfg.gram_layers, cfg.contrast_weight)
+                           cfg.gram_weight, cfg.gram_layers, cfg.contrast_weight, cfg.mean_colour_weight)
             for painting in paintings]
 
 
