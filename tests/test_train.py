@@ -187,25 +187,15 @@ def test_gram_weight_is_checked_logged_recorded_and_must_match_on_resume(tmp_pat
         tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_loss="sliced-batch", gram_layers=["pool5"])
 
 
-def test_contrast_weight_is_logged_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file,
-                                                                      tiny_vgg_file):
-    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, contrast_weight=5.0)
+@pytest.mark.parametrize("setting, term", [("contrast_weight", "contrast"), ("mean_colour_weight", "mean_colour")])
+def test_term_weight_is_logged_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file, tiny_vgg_file,
+                                                                 setting, term):
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, **{setting: 5.0})
     path = train(cfg, progress=False)
-    assert read_metadata(path)["train_config"]["contrast_weight"] == 5.0
-    assert "contrast" in read_metadata(path)["final_losses"]
+    assert read_metadata(path)["train_config"][setting] == 5.0
+    assert term in read_metadata(path)["final_losses"]
     resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=cfg.steps + 2, resume="auto")
-    with pytest.raises(TrainingError, match=r"contrast_weight \(5.0 vs 0.0\)"):
-        train(resumed, progress=False)
-
-
-def test_mean_colour_weight_is_logged_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file,
-                                                                         tiny_vgg_file):
-    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, mean_colour_weight=3.0)
-    path = train(cfg, progress=False)
-    assert read_metadata(path)["train_config"]["mean_colour_weight"] == 3.0
-    assert "mean_colour" in read_metadata(path)["final_losses"]
-    resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=cfg.steps + 2, resume="auto")
-    with pytest.raises(TrainingError, match=r"mean_colour_weight \(3.0 vs 0.0\)"):
+    with pytest.raises(TrainingError, match=rf"{setting} \(5.0 vs 0.0\)"):
         train(resumed, progress=False)
 
 
