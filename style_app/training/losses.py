@@ -167,7 +167,7 @@ class PerceptualLoss(nn.Module):
             self.weights["contrast"] = contrast_weight
         if mean_colour_weight:
             self.weights["mean_colour"] = mean_colour_weight
-        self.register_buffer("painting_mean", style_image.float().mean((0, 2, 3)))
+            self.register_buffer("painting_mean", style_image.float().mean((0, 2, 3)))
         with torch.no_grad():
             feats = vgg(style_image.float())
             for name in STYLE_LAYERS:
