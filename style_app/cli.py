@@ -40,6 +40,8 @@ TRAIN_RANGES = {
     "gram_weight": (float, 0.0, None, False, "beside a sliced --style-loss: each picture's Gram loss, this weight"),
     "contrast_weight": (float, 0.0, None, False, "weight of the contrast term: a picture paler than its photo "
                         "(luminance std) pays"),
+    "contrast_window": (int, 0, MAX_TRAIN_SIDE, False, "the contrast term compares each square of this many "
+                        "pixels with the photo's (0: the whole picture)"),
     "mean_colour_weight": (float, 0.0, None, False, "weight of the mean-colour term: the batch's mean RGB "
                            "away from the painting's pays"),
     "zoom": (float, 1.0, 16.0, False, "crops from photos enlarged up to this many times"),

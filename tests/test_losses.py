@@ -256,6 +256,31 @@ def test_contrast_term_charges_only_pictures_paler_than_their_photo():
     assert "contrast" not in PerceptualLoss(vgg, painting, style_loss="sliced-batch")(pale, photo)
 
 
+def test_windowed_contrast_term_does_not_pay_for_a_smooth_bright_field():
+    """A picture whose strokes are paler than the photo's but which lifts its spread with one smooth
+    bright field (a glow) satisfies the whole-picture term; measured in 8 px squares it pays about
+    (1 - 0.3)^2 where the strokes are pale, and descending it draws the strokes apart again."""
+    torch.manual_seed(0)
+    vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
+    painting = torch.rand(1, 3, 32, 32)
+    strokes = (torch.rand(2, 1, 8, 8) - 0.5).repeat_interleave(4, 2).repeat_interleave(4, 3).expand(-1, 3, -1, -1)
+    photo = 0.5 + 0.3 * strokes
+    glow = torch.zeros(1, 1, 32, 32)
+    glow[..., 8:24, 8:24] = 0.4  # aligned with the squares: the field adds nothing inside any of them
+    pale_with_glow = (0.3 + 0.3 * 0.3 * strokes + glow).requires_grad_()
+    whole = PerceptualLoss(vgg, painting, style_loss="sliced-batch", contrast_weight=1.0)
+    squares = PerceptualLoss(vgg, painting, style_loss="sliced-batch", contrast_weight=1.0, contrast_window=8)
+    assert whole(pale_with_glow, photo)["contrast"].item() == 0
+    term = squares(pale_with_glow, photo)["contrast"]
+    assert abs(term.item() - 0.49) < 0.01
+    term.backward()
+    centred = pale_with_glow.detach() - torch.nn.functional.avg_pool2d(pale_with_glow.detach(), 8).repeat_interleave(
+        8, 2).repeat_interleave(8, 3)
+    assert (pale_with_glow.grad * centred).sum() < 0  # descending pulls each square's pixels apart
+    bolder = 0.5 + 0.5 * strokes
+    assert squares(bolder, photo)["contrast"].item() == 0
+
+
 def test_mean_colour_term_pulls_the_batch_mean_to_the_paintings():
     """||batch mean RGB - painting's||^2 / ||painting's||^2, pooled over the batch: a light picture
     beside a dark one costs nothing when together they hold the painting's mean, and a batch that

@@ -199,6 +199,17 @@ def test_term_weight_is_logged_recorded_and_must_match_on_resume(tmp_path, photo
         train(resumed, progress=False)
 
 
+def test_contrast_window_is_checked_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    with pytest.raises(TrainingError, match="--contrast-window 64: larger than the 32 px crops"):
+        tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, contrast_weight=1.0, contrast_window=64)
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, contrast_weight=1.0, contrast_window=8)
+    assert read_metadata(train(cfg, progress=False))["train_config"]["contrast_window"] == 8
+    resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, contrast_weight=1.0, steps=cfg.steps + 2,
+                          resume="auto")
+    with pytest.raises(TrainingError, match=r"contrast_window \(8 vs 0\)"):
+        train(resumed, progress=False)
+
+
 def test_laplacian_pools_are_checked_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file,
                                                                         tiny_vgg_file):
     with pytest.raises(TrainingError, match="--laplacian-pools 16: a 32 px crop .* use at most 10"):

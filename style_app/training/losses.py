@@ -113,9 +113,16 @@ def laplacian(images: torch.Tensor, pool: int = LAPLACIAN_POOL) -> torch.Tensor:
     return F.conv2d(pooled, kernel.expand(images.shape[1], 1, 3, 3), groups=images.shape[1])
 
 
-def luma_std(images: torch.Tensor) -> torch.Tensor:
-    """Per-sample standard deviation of the luminance: how contrasty each picture is."""
-    return luminance(images).flatten(1).std(1)
+def luma_std(images: torch.Tensor, window: int = 0) -> torch.Tensor:
+    """Standard deviation of the luminance: how contrasty each picture is, (N,); with `window`,
+    inside each window x window square, (N, H // window, W // window). A smooth bright field raises
+    a whole picture's spread but not a square's: only darks and lights drawn side by side do."""
+    luma = luminance(images).float()
+    if not window:
+        return luma.flatten(1).std(1)
+    luma = luma.unsqueeze(1)
+    variance = F.avg_pool2d(luma.pow(2), window) - F.avg_pool2d(luma, window).pow(2)
+    return (variance.clamp_min(0) + 1e-6).sqrt()[:, 0]
 
 
 def paleness(stylized_std: torch.Tensor, photo_std: torch.Tensor) -> torch.Tensor:
@@ -137,15 +144,16 @@ class PerceptualLoss(nn.Module):
     (keep the photo's coarse contours) and, beside a sliced style loss, a Gram term (each picture's
     channel correlations: the pooled sliced losses let one picture of the batch miss them), on all
     style layers or some (the deep ones ask each picture for the painting's texture, not its colours),
-    a contrast term (no picture paler than its photo) and a mean-colour term (the batch's mean colour
-    is the painting's: the content loss otherwise keeps each picture as light as its photo)."""
+    a contrast term (no picture, or with `contrast_window` no square of it, paler than its photo's) and
+    a mean-colour term (the batch's mean colour is the painting's: the content loss otherwise keeps each
+    picture as light as its photo)."""
 
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
                  content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
                  style_loss: str = "gram", laplacian_weight: float = 0.0,
                  laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,), texture_weight: float = TEXTURE_WEIGHT,
                  gram_weight: float = 0.0, gram_layers: tuple[str, ...] = STYLE_LAYERS,
-                 contrast_weight: float = 0.0, mean_colour_weight: float = 0.0):
+                 contrast_weight: float = 0.0, mean_colour_weight: float = 0.0, contrast_window: int = 0):
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")
@@ -156,7 +164,7 @@ class PerceptualLoss(nn.Module):
         if not gram_layers or set(gram_layers) - set(STYLE_LAYERS):
             raise ValueError(f"Gram layers must be among {', '.join(STYLE_LAYERS)}")
         self.vgg, self.content_layer, self.kind, self.pools = vgg, content_layer, style_loss, laplacian_pools
-        self.texture_weight = texture_weight
+        self.texture_weight, self.contrast_window = texture_weight, contrast_window
         self.gram_layers = tuple(name for name in STYLE_LAYERS if name in gram_layers)
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
         if laplacian_weight:
@@ -224,7 +232,7 @@ class PerceptualLoss(nn.Module):
         if "laplacian" in self.weights:
             targets.update({f"laplacian_{k}": laplacian(content, k) for k in self.pools})
         if "contrast" in self.weights:
-            targets["contrast"] = luma_std(content)
+            targets["contrast"] = luma_std(content, self.contrast_window)
         return targets
 
     def forward(self, stylized: torch.Tensor, content: torch.Tensor,
@@ -242,8 +250,8 @@ class PerceptualLoss(nn.Module):
         if "gram" in self.weights:  # each picture's channel correlations too, at the layers chosen
             terms["gram"] = torch.stack([gram_loss(feats[k], getattr(self, f"gram_{k}"))
                                          for k in self.gram_layers]).mean()
-        if "contrast" in self.weights:  # the painting's darks kept: no picture paler than its photo
-            terms["contrast"] = paleness(luma_std(stylized), targets["contrast"]).mean()
+        if "contrast" in self.weights:  # the painting's darks kept: no picture (or square) paler than its photo's
+            terms["contrast"] = paleness(luma_std(stylized, self.contrast_window), targets["contrast"]).mean()
         if "mean_colour" in self.weights:  # pooled over the batch: a dark photo may stay darker than a light one
             terms["mean_colour"] = relative_mse(stylized.float().mean((0, 2, 3))[None], self.painting_mean[None])[0]
         terms["total"] = sum(self.weights[k] * v for k, v in terms.items())
