@@ -76,14 +76,18 @@ def blob_mask(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
     target = out_mean.reshape(3, -1).T                                                  # (patches, 3)
     coef = torch.linalg.lstsq(x, target).solution
     residual = (target - x @ coef).T.reshape(out_mean.shape)
-    return ((_luminance_std(src) < FLAT_STD) & (_luminance_std(out) < SMOOTH_STD)
+    return ((local_luminance_variance(src, PATCH).sqrt() < FLAT_STD)
+            & (local_luminance_variance(out, PATCH).sqrt() < SMOOTH_STD)
             & (residual.norm(dim=0) > BLOB_MARGIN))
 
 
-def _luminance_std(image: torch.Tensor) -> torch.Tensor:
-    """Standard deviation of the luminance in each PATCH x PATCH patch."""
-    y = luminance(image)[None, None]
-    return (F.avg_pool2d(y.pow(2), PATCH) - F.avg_pool2d(y, PATCH).pow(2)).clamp_min(0).sqrt()[0, 0]
+def local_luminance_variance(images: torch.Tensor, window: int) -> torch.Tensor:
+    """Variance of the luminance in each window x window square: (..., 3, H, W) -> (..., H // window,
+    W // window), one picture or a batch."""
+    y = luminance(images)
+    flat = y.reshape(-1, 1, *y.shape[-2:])
+    variance = (F.avg_pool2d(flat.pow(2), window) - F.avg_pool2d(flat, window).pow(2)).clamp_min(0)
+    return variance.reshape(*y.shape[:-2], *variance.shape[-2:])
 
 
 def blob_count(stylized: torch.Tensor, photo: torch.Tensor) -> int:

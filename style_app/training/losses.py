@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from style_app.models.vgg import VGGFeatures
-from style_app.tools.quality import luminance
+from style_app.tools.quality import local_luminance_variance, luminance
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 CONTENT_LAYERS = ("relu2_2", "relu3_3")
@@ -117,12 +117,9 @@ def luma_std(images: torch.Tensor, window: int = 0) -> torch.Tensor:
     """Standard deviation of the luminance: how contrasty each picture is, (N,); with `window`,
     inside each window x window square, (N, H // window, W // window). A smooth bright field raises
     a whole picture's spread but not a square's: only darks and lights drawn side by side do."""
-    luma = luminance(images).float()
     if not window:
-        return luma.flatten(1).std(1)
-    luma = luma.unsqueeze(1)
-    variance = F.avg_pool2d(luma.pow(2), window) - F.avg_pool2d(luma, window).pow(2)
-    return (variance.clamp_min(0) + 1e-6).sqrt()[:, 0]
+        return luminance(images).flatten(1).std(1)
+    return (local_luminance_variance(images, window) + 1e-6).sqrt()  # finite gradient on a flat square
 
 
 def paleness(stylized_std: torch.Tensor, photo_std: torch.Tensor) -> torch.Tensor:
