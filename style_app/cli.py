@@ -44,6 +44,8 @@ TRAIN_RANGES = {
                         "pixels with the photo's (0: the whole picture)"),
     "mean_colour_weight": (float, 0.0, None, False, "weight of the mean-colour term: the batch's mean RGB "
                            "away from the painting's pays"),
+    "tone_weight": (float, 0.0, None, False, "weight of the tone term: a picture whose coarse lights and darks "
+                    "follow its photo's more weakly than the photo's own pays"),
     "zoom": (float, 1.0, 16.0, False, "crops from photos enlarged up to this many times"),
     "lr": (float, 0.0, 10.0, True, "Adam learning rate"),
     "style_lr": (float, 0.0, 10.0, True, "several paintings: learning rate of their own norm scales and shifts "

@@ -281,6 +281,32 @@ def test_windowed_contrast_term_does_not_pay_for_a_smooth_bright_field():
     assert squares(bolder, photo)["contrast"].item() == 0
 
 
+def test_tone_term_pays_for_the_photos_tones_weakened_not_for_a_field_the_photo_lacks():
+    """A picture keeping the photo's coarse lights and darks at half strength pays (1 - 0.5)^2 = 0.25,
+    and still 0.25 with a bright middle framed by dark added (C28's field: uncorrelated with the
+    photo's dark-left, light-right), which the whole-picture contrast term takes as contrast enough;
+    descending the tone term draws the photo's own lights and darks stronger."""
+    torch.manual_seed(0)
+    vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
+    painting = torch.rand(1, 3, 32, 32)
+    photo = torch.full((2, 3, 32, 32), 0.3)
+    photo[..., 16:] = 0.7
+    field = torch.full((1, 1, 32, 32), -0.2)
+    field[..., 8:24, 8:24] = 0.4
+    weak = 0.5 + 0.5 * (photo - 0.5)
+    weak_with_field = (weak + field).requires_grad_()
+    tone = PerceptualLoss(vgg, painting, style_loss="sliced-batch", tone_weight=1.0)
+    contrast = PerceptualLoss(vgg, painting, style_loss="sliced-batch", contrast_weight=1.0)
+    assert tone(photo, photo)["tone"].item() == pytest.approx(0, abs=1e-6)
+    assert tone(weak, photo)["tone"].item() == pytest.approx(0.25, abs=1e-4)
+    assert contrast(weak_with_field, photo)["contrast"].item() == 0
+    term = tone(weak_with_field, photo)["tone"]
+    assert term.item() == pytest.approx(0.25, abs=1e-4)
+    term.backward()
+    assert (weak_with_field.grad * (photo - 0.5)).sum() < 0  # descending: darker left, lighter right
+    assert "tone" not in contrast(weak, photo)
+
+
 def test_mean_colour_term_pulls_the_batch_mean_to_the_paintings():
     """||batch mean RGB - painting's||^2 / ||painting's||^2, pooled over the batch: a light picture
     beside a dark one costs nothing when together they hold the painting's mean, and a batch that

@@ -187,7 +187,8 @@ def test_gram_weight_is_checked_logged_recorded_and_must_match_on_resume(tmp_pat
         tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_loss="sliced-batch", gram_layers=["pool5"])
 
 
-@pytest.mark.parametrize("setting, term", [("contrast_weight", "contrast"), ("mean_colour_weight", "mean_colour")])
+@pytest.mark.parametrize("setting, term", [("contrast_weight", "contrast"), ("mean_colour_weight", "mean_colour"),
+                                           ("tone_weight", "tone")])
 def test_term_weight_is_logged_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file, tiny_vgg_file,
                                                                  setting, term):
     cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, **{setting: 5.0})

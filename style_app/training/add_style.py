@@ -35,7 +35,8 @@ DEFAULT_LR = 1e-2  # norm parameters alone: larger steps than a whole network's 
 #: Settings an added style takes from its network's training unless given: the same loss and scale.
 FROM_BASE = ("batch_size", "image_size", "style_size", "content_weight", "style_weight", "tv_weight",
              "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "texture_weight",
-             "gram_weight", "gram_layers", "contrast_weight", "contrast_window", "mean_colour_weight", "zoom")
+             "gram_weight", "gram_layers", "contrast_weight", "contrast_window", "mean_colour_weight", "tone_weight",
+             "zoom")
 CONTENT_DIR_ENV = "STYLE_APP_CONTENT_DIR"
 INIT_PHOTOS = 4  # training photos (centre crops) on which the starting style is chosen
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")

@@ -129,6 +129,26 @@ def paleness(stylized_std: torch.Tensor, photo_std: torch.Tensor) -> torch.Tenso
     return (1 - stylized_std / photo_std.clamp_min(1e-3)).clamp_min(0).pow(2)
 
 
+TONE_POOL = 8  # the tone term compares the light and dark of areas this many pixels wide, not strokes
+
+
+def coarse_luma(images: torch.Tensor, pool: int = TONE_POOL) -> torch.Tensor:
+    """Each picture's luminance average-pooled by `pool`, less its mean: (N, H // pool * W // pool)."""
+    luma = F.avg_pool2d(luminance(images).unsqueeze(1), pool).flatten(1)
+    return luma - luma.mean(1, keepdim=True)
+
+
+def tone_paleness(stylized: torch.Tensor, photo_tones: torch.Tensor) -> torch.Tensor:
+    """Per-sample `paleness` of the picture's coarse luminance along its photo's (`photo_tones`:
+    `coarse_luma` of the photo): its spread in the photo's direction, cov(picture, photo) / std(photo),
+    against the photo's std. 0 when the picture keeps the photo's lights and darks at full strength; a
+    field the photo does not have (a bright middle framed by dark, C28) lowers it not at all, however
+    much it adds to the picture's spread."""
+    photo_std = photo_tones.pow(2).mean(1).sqrt()
+    spread = (coarse_luma(stylized) * photo_tones).mean(1) / photo_std.clamp_min(1e-3)
+    return paleness(spread, photo_std)
+
+
 def total_variation(images: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of neighbouring pixels, per sample."""
     dx = (images[..., :, 1:] - images[..., :, :-1]).float().pow(2).mean((1, 2, 3))
@@ -143,14 +163,16 @@ class PerceptualLoss(nn.Module):
     style layers or some (the deep ones ask each picture for the painting's texture, not its colours),
     a contrast term (no picture, or with `contrast_window` no square of it, paler than its photo's) and
     a mean-colour term (the batch's mean colour is the painting's: the content loss otherwise keeps each
-    picture as light as its photo)."""
+    picture as light as its photo) and a tone term (each picture keeps its photo's coarse lights and darks
+    at full strength: the contrast the photo has, drawn where the photo has it)."""
 
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
                  content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
                  style_loss: str = "gram", laplacian_weight: float = 0.0,
                  laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,), texture_weight: float = TEXTURE_WEIGHT,
                  gram_weight: float = 0.0, gram_layers: tuple[str, ...] = STYLE_LAYERS,
-                 contrast_weight: float = 0.0, mean_colour_weight: float = 0.0, contrast_window: int = 0):
+                 contrast_weight: float = 0.0, mean_colour_weight: float = 0.0, contrast_window: int = 0,
+                 tone_weight: float = 0.0):
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")
@@ -173,6 +195,8 @@ class PerceptualLoss(nn.Module):
         if mean_colour_weight:
             self.weights["mean_colour"] = mean_colour_weight
             self.register_buffer("painting_mean", style_image.float().mean((0, 2, 3)))
+        if tone_weight:
+            self.weights["tone"] = tone_weight
         with torch.no_grad():
             feats = vgg(style_image.float())
             for name in STYLE_LAYERS:
@@ -230,6 +254,8 @@ class PerceptualLoss(nn.Module):
             targets.update({f"laplacian_{k}": laplacian(content, k) for k in self.pools})
         if "contrast" in self.weights:
             targets["contrast"] = luma_std(content, self.contrast_window)
+        if "tone" in self.weights:
+            targets["tone"] = coarse_luma(content)
         return targets
 
     def forward(self, stylized: torch.Tensor, content: torch.Tensor,
@@ -251,5 +277,7 @@ class PerceptualLoss(nn.Module):
             terms["contrast"] = paleness(luma_std(stylized, self.contrast_window), targets["contrast"]).mean()
         if "mean_colour" in self.weights:  # pooled over the batch: a dark photo may stay darker than a light one
             terms["mean_colour"] = relative_mse(stylized.float().mean((0, 2, 3))[None], self.painting_mean[None])[0]
+        if "tone" in self.weights:  # the photo's lights and darks as strong, where the photo has them
+            terms["tone"] = tone_paleness(stylized, targets["tone"]).mean()
         terms["total"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms

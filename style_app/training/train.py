@@ -45,8 +45,8 @@ from style_app.weights import file_styles, load_model, save_model
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight", "style_weight",
                      "tv_weight", "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "texture_weight",
-                     "gram_weight", "gram_layers", "contrast_weight", "contrast_window", "mean_colour_weight", "zoom",
-                     "lr", "style_lr", "base", "every_style")
+                     "gram_weight", "gram_layers", "contrast_weight", "contrast_window", "mean_colour_weight", "tone_weight",
+                     "zoom", "lr", "style_lr", "base", "every_style")
 PATH_FIELDS = ("style_image", "content_dir", "val_dir", "vgg_weights", "base", "warm_start")  # kept as file names
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
@@ -77,6 +77,7 @@ class TrainConfig:
     contrast_weight: float = 0.0  # a picture paler than its photo (luminance std) pays this much
     contrast_window: int = 0  # ... measured in squares of this many pixels (0: the whole picture)
     mean_colour_weight: float = 0.0  # the batch's mean colour away from the painting's pays this much
+    tone_weight: float = 0.0  # a picture keeping its photo's coarse lights and darks weaker pays this much
     lr: float = 1e-3
     style_lr: float | None = 1e-2  # a conditional network's per-style scale and shift (None: lr)
     seed: int = 42
@@ -313,7 +314,7 @@ def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.dev
     return [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight,
                            cfg.style_loss, cfg.laplacian_weight, cfg.laplacian_pools, cfg.texture_weight,
                            cfg.gram_weight, cfg.gram_layers, cfg.contrast_weight, cfg.mean_colour_weight,
-                           cfg.contrast_window)
+                           cfg.contrast_window, cfg.tone_weight)
             for painting in paintings]
 
 
