@@ -29,7 +29,8 @@ def test_every_style_has_all_four_norms_trained_at_one_budget(zoo):
         assert {m.norm for m in johnson if m.style == style} == NORMS, style
     recipe = ("batch_size", "image_size", "style_size", "seed", "content_weight", "style_weight", "tv_weight",
               "style_loss", "laplacian_weight", "laplacian_pools", "texture_weight", "gram_weight", "gram_layers",
-              "contrast_weight", "contrast_window", "mean_colour_weight", "tone_weight", "lr", "style_lr", "every_style")
+              "contrast_weight", "contrast_window", "mean_colour_weight", "tone_weight", "lr", "style_lr",
+              "every_style")
     budgets = {(m.metadata["steps"], *(json.dumps(m.metadata["train_config"].get(k)) for k in recipe))
                for m in johnson}
     assert len(budgets) == 1, budgets

@@ -44,9 +44,9 @@ from style_app.weights import file_styles, load_model, save_model
 
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight", "style_weight",
-                     "tv_weight", "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "texture_weight",
-                     "gram_weight", "gram_layers", "contrast_weight", "contrast_window", "mean_colour_weight", "tone_weight",
-                     "zoom", "lr", "style_lr", "base", "every_style")
+                     "tv_weight", "laplacian_weight", "laplacian_pools", "content_layer", "style_loss",
+                     "texture_weight", "gram_weight", "gram_layers", "contrast_weight", "contrast_window",
+                     "mean_colour_weight", "tone_weight", "zoom", "lr", "style_lr", "base", "every_style")
 PATH_FIELDS = ("style_image", "content_dir", "val_dir", "vgg_weights", "base", "warm_start")  # kept as file names
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
