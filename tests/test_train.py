@@ -1,7 +1,9 @@
+import inspect
 import json
 import os
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,8 @@ from safetensors.torch import load_file
 
 from helpers import logged_losses, tiny_config
 from style_app.errors import TrainingError
-from style_app.training.train import TrainConfig, train
+from style_app.training.losses import LOSS_SETTINGS, PerceptualLoss
+from style_app.training.train import RESUME_MUST_MATCH, TrainConfig, train
 from style_app.weights import load_model, read_metadata
 
 REPO = Path(__file__).resolve().parent.parent
@@ -155,6 +158,14 @@ def test_defaults_are_the_zoos_recipe(tmp_path, photo_dir, style_file, tiny_vgg_
     assert (cfg.style_loss, cfg.style_weight, cfg.texture_weight) == ("sliced-texture", 20.0, 0.5)
     assert (cfg.laplacian_weight, cfg.laplacian_pools) == (2.0, (4, 8, 16))
     assert (cfg.steps, cfg.image_size, cfg.batch_size, cfg.style_lr, cfg.every_style) == (400, 256, 4, 1e-2, True)
+
+
+def test_every_loss_setting_is_a_config_field_that_reaches_the_loss_and_must_match_on_resume():
+    """LOSS_SETTINGS is the one list of the loss's settings: a new PerceptualLoss setting left out of it
+    would be dropped by training, not recorded, and ignored by --resume and add-style."""
+    assert set(LOSS_SETTINGS) == set(inspect.signature(PerceptualLoss).parameters) - {"vgg", "style_image"}
+    assert set(LOSS_SETTINGS) <= {f.name for f in fields(TrainConfig)}
+    assert set(LOSS_SETTINGS) <= set(RESUME_MUST_MATCH)
 
 
 def test_sliced_texture_trains_and_records_its_texture_weight(tmp_path, photo_dir, style_file, tiny_vgg_file):

@@ -26,17 +26,14 @@ from style_app.images import open_image
 from style_app.paintings import slug
 from style_app.style_files import added_styles, conditional_network, per_style_keys, with_added_styles
 from style_app.training.data import ContentImages
-from style_app.training.losses import PerceptualLoss
+from style_app.training.losses import LOSS_SETTINGS, PerceptualLoss
 from style_app.weights import (available_models, file_styles, is_added_style, load_model, read_metadata,
                                user_weights_dir)
 
 DEFAULT_STEPS = 100  # the shipped networks' rows plateau by 75-100 steps (docs/add_style.md)
 DEFAULT_LR = 1e-2  # norm parameters alone: larger steps than a whole network's 1e-3
 #: Settings an added style takes from its network's training unless given: the same loss and scale.
-FROM_BASE = ("batch_size", "image_size", "style_size", "content_weight", "style_weight", "tv_weight",
-             "laplacian_weight", "laplacian_pools", "content_layer", "style_loss", "texture_weight",
-             "gram_weight", "gram_layers", "contrast_weight", "contrast_window", "mean_colour_weight", "tone_weight",
-             "zoom")
+FROM_BASE = ("batch_size", "image_size", "style_size", "zoom", *LOSS_SETTINGS)
 CONTENT_DIR_ENV = "STYLE_APP_CONTENT_DIR"
 INIT_PHOTOS = 4  # training photos (centre crops) on which the starting style is chosen
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")

@@ -156,6 +156,13 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     return dx + dy
 
 
+#: PerceptualLoss's settings, named as TrainConfig and the CLI name them: the loss a network was trained
+#: with, which --resume must match and add-style takes from its base.
+LOSS_SETTINGS = ("content_layer", "content_weight", "style_weight", "tv_weight", "style_loss", "laplacian_weight",
+                 "laplacian_pools", "texture_weight", "gram_weight", "gram_layers", "contrast_weight",
+                 "mean_colour_weight", "contrast_window", "tone_weight")
+
+
 class PerceptualLoss(nn.Module):
     """Content + style + total-variation loss against one style image; optionally a Laplacian term
     (keep the photo's coarse contours) and, beside a sliced style loss, a Gram term (each picture's

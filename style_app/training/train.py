@@ -36,17 +36,16 @@ from style_app.training.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, OutputError, TrainingError, WeightsError
 from style_app.files import append_line, check_writable, stale_temp_files, write_atomically
 from style_app.images import fit_within, list_images, open_image, to_tensor
-from style_app.training.losses import LAPLACIAN_POOLS, LAPLACIAN_SIDE, STYLE_LAYERS, TEXTURE_WEIGHT, PerceptualLoss
+from style_app.training.losses import (LAPLACIAN_POOLS, LAPLACIAN_SIDE, LOSS_SETTINGS, STYLE_LAYERS, TEXTURE_WEIGHT,
+                                       PerceptualLoss)
 from style_app.paintings import describe, painting_paths, slug
 from style_app.runtime import autocast, autocast_dtype, memory_format_for, resolve_device
 from style_app.style_files import save_style
 from style_app.weights import file_styles, load_model, save_model
 
 #: Settings that must match for --resume to continue the same run exactly.
-RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "content_weight", "style_weight",
-                     "tv_weight", "laplacian_weight", "laplacian_pools", "content_layer", "style_loss",
-                     "texture_weight", "gram_weight", "gram_layers", "contrast_weight", "contrast_window",
-                     "mean_colour_weight", "tone_weight", "zoom", "lr", "style_lr", "base", "every_style")
+RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "zoom", "lr", "style_lr", "base",
+                     "every_style", *LOSS_SETTINGS)
 PATH_FIELDS = ("style_image", "content_dir", "val_dir", "vgg_weights", "base", "warm_start")  # kept as file names
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
@@ -311,10 +310,7 @@ def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.dev
         paintings = [to_tensor(fit_within(open_image(p), cfg.style_size)).to(device) for p in cfg.style_image]
     except (VGGWeightsError, ImageError) as e:
         raise TrainingError(str(e)) from None
-    return [PerceptualLoss(vgg, painting, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight,
-                           cfg.style_loss, cfg.laplacian_weight, cfg.laplacian_pools, cfg.texture_weight,
-                           cfg.gram_weight, cfg.gram_layers, cfg.contrast_weight, cfg.mean_colour_weight,
-                           cfg.contrast_window, cfg.tone_weight)
+    return [PerceptualLoss(vgg, painting, **{k: getattr(cfg, k) for k in LOSS_SETTINGS})
             for painting in paintings]
 
 
