@@ -37,7 +37,8 @@ TRAIN_RANGES = {
     "tv_weight": (float, 0.0, None, False, "weight of the total-variation loss (smoothness)"),
     "laplacian_weight": (float, 0.0, None, False, "weight of the Laplacian loss: no new coarse contours (blobs)"),
     "texture_weight": (float, 0.0, None, False, "sliced-texture: the brushwork term's share beside the colours"),
-    "gram_weight": (float, 0.0, None, False, "beside a sliced --style-loss: each picture's Gram loss, this weight"),
+    "gram_weight": (float, 0.0, None, False, "beside a sliced --style-loss: each picture's Gram loss, this weight "
+                    "(default: 3; 0 with --style-loss gram)"),
     "contrast_weight": (float, 0.0, None, False, "weight of the contrast term: a picture paler than its photo "
                         "(luminance std) pays"),
     "contrast_window": (int, 0, MAX_TRAIN_SIDE, False, "the contrast term compares each square of this many "
@@ -173,7 +174,7 @@ def add_recalibrate(sub: argparse._SubParsersAction) -> None:
 def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
     """The flags `train` and `add-style` share: TrainConfig's numbers (each range-checked, see
     TRAIN_RANGES) and loss, and how to run."""
-    from style_app.training.losses import CONTENT_LAYERS, REGION_PX, STYLE_LAYERS, STYLE_LOSSES
+    from style_app.training.losses import CONTENT_LAYERS, GRAM_LAYERS, REGION_PX, STYLE_LAYERS, STYLE_LOSSES
     for name, (kind, low, high, above, text) in TRAIN_RANGES.items():
         default = "" if defaults[name] is None else f" (default: {defaults[name]})"
         p.add_argument("--" + name.replace("_", "-"), type=number_in(kind, low, high, above), default=defaults[name],
@@ -183,7 +184,8 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
                    "by each N (the mean over them; default 4 8 16, those the crop holds: 4 alone misses large "
                    "soft patches)")
     p.add_argument("--gram-layers", nargs="+", choices=STYLE_LAYERS, metavar="LAYER", default=defaults["gram_layers"],
-                   help=f"the VGG layers --gram-weight compares (default: all: {' '.join(STYLE_LAYERS)})")
+                   help=f"the VGG layers --gram-weight compares, among {' '.join(STYLE_LAYERS)} "
+                   f"(default: {' '.join(GRAM_LAYERS)})")
     p.add_argument("--content-layer", default=defaults["content_layer"], choices=CONTENT_LAYERS)
     p.add_argument("--style-loss", default=defaults["style_loss"], choices=STYLE_LOSSES,
                    help="gram: channel correlations; sliced: each picture's feature distributions (Heitz et al. "

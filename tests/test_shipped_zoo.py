@@ -9,6 +9,7 @@ from helpers import random_photo
 from style_app.paintings import painting_paths
 from style_app.stylizer import Stylizer
 from style_app.training.losses import LOSS_SETTINGS
+from style_app.training.train import TrainConfig
 from style_app.weights import (SHIPPED_ENV, WEIGHTS_ENV, available_models, find_model, shipped_weights_dir,
                                user_weights_dir)
 
@@ -32,6 +33,15 @@ def test_every_style_has_all_four_norms_trained_at_one_budget(zoo):
     budgets = {(m.metadata["steps"], *(json.dumps(m.metadata["train_config"].get(k)) for k in recipe))
                for m in johnson}
     assert len(budgets) == 1, budgets
+
+
+def test_trains_defaults_are_the_zoos_recipe(zoo):
+    """`style-app train` with no loss flags trains what the zoo was trained with (README)."""
+    defaults = TrainConfig(style_image=["a.jpg", "b.jpg"], content_dir=".", out="m.safetensors")
+    for m in (m for m in zoo if m.arch == "johnson"):
+        recorded = m.metadata["train_config"]
+        for k in ("steps", "batch_size", "image_size", "style_size", "lr", "style_lr", "every_style", *LOSS_SETTINGS):
+            assert json.dumps(recorded[k]) == json.dumps(getattr(defaults, k)), (m.path.name, k)
 
 
 def test_files_are_small_fp16_and_self_describing(zoo):

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from helpers import logged_losses, tiny_config
 from style_app.errors import TrainingError
-from style_app.training.losses import LOSS_SETTINGS, PerceptualLoss
+from style_app.training.losses import LOSS_SETTINGS, TERMS_OFF, PerceptualLoss
 from style_app.training.train import RESUME_MUST_MATCH, TrainConfig, train
 from style_app.weights import load_model, read_metadata
 
@@ -21,10 +21,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("norm", ["instance", "batch", "layer", "group", "none"])
 def test_each_norm_trains_and_its_loss_decreases(norm, tmp_path, photo_dir, style_file, tiny_vgg_file):
-    # without normalization the network needs a gentler learning rate, as in practice
-    lr = 1e-3 if norm == "none" else 1e-2
-    # the Gram loss: deterministic, so 40 steps make a clean curve (a sliced loss draws new directions each step)
-    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, norm=norm, steps=40, batch_size=2, lr=lr,
+    # the Gram loss: deterministic, so 40 steps make a clean curve (a sliced loss draws new directions each
+    # step); beside it the default terms (contrast, mean colour, tone), at train's own learning rate
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, norm=norm, steps=40, batch_size=2, lr=1e-3,
                       style_loss="gram", style_weight=3.0, laplacian_weight=0.0)
     train(cfg, progress=False)
     curve = logged_losses(cfg)
@@ -76,6 +75,21 @@ def test_resume_refuses_a_different_run(tmp_path, photo_dir, style_file, tiny_vg
     with pytest.raises(TrainingError, match="norm"):
         train(tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=4, norm="layer", resume="auto"),
               progress=False)
+
+
+def test_a_checkpoint_older_than_a_term_resumes_with_the_term_off(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    """A checkpoint that records no setting for a term predates it: it trained with the term off, not
+    with today's default."""
+    off = dict(TERMS_OFF)
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=2, **off)
+    train(cfg, progress=False)
+    ckpt = torch.load(cfg.checkpoint_path, weights_only=False)
+    ckpt["config"] = {k: v for k, v in ckpt["config"].items() if k not in TERMS_OFF}
+    torch.save(ckpt, cfg.checkpoint_path)
+    with pytest.raises(TrainingError, match="contrast_weight"):
+        train(tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=4, resume="auto"), progress=False)
+    train(tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=4, resume="auto", **off), progress=False)
+    assert max(json.loads(line)["step"] for line in cfg.log_path.read_text().splitlines()) == 4
 
 
 def test_resume_refuses_other_paintings(tmp_path, photo_dir, style_file, tiny_vgg_file):
@@ -140,7 +154,8 @@ def test_warm_start_refuses_another_network(change, tmp_path, photo_dir, style_f
 
 
 def test_laplacian_weight_adds_a_logged_term_and_is_recorded(tmp_path, photo_dir, style_file, tiny_vgg_file):
-    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_weight=5.0, style_weight=3.0)
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_weight=5.0, style_weight=3.0,
+                      **TERMS_OFF)
     path = train(cfg, progress=False)
     records = [json.loads(line) for line in cfg.log_path.read_text().splitlines() if "split" not in line]
     assert all(r["laplacian"] >= 0 for r in records)
@@ -157,7 +172,15 @@ def test_defaults_are_the_zoos_recipe(tmp_path, photo_dir, style_file, tiny_vgg_
     cfg = TrainConfig(style_image=[str(style_file)], content_dir=str(photo_dir), out=str(tmp_path / "m.safetensors"))
     assert (cfg.style_loss, cfg.style_weight, cfg.texture_weight) == ("sliced-texture", 20.0, 0.5)
     assert (cfg.laplacian_weight, cfg.laplacian_pools) == (2.0, (4, 8, 16))
-    assert (cfg.steps, cfg.image_size, cfg.batch_size, cfg.style_lr, cfg.every_style) == (400, 256, 4, 1e-2, True)
+    assert (cfg.gram_weight, cfg.gram_layers) == (3.0, ("relu3_3", "relu4_3"))
+    assert (cfg.contrast_weight, cfg.contrast_window, cfg.mean_colour_weight, cfg.tone_weight) == (0.5, 0, 10.0, 2.0)
+    assert (cfg.steps, cfg.image_size, cfg.batch_size, cfg.style_lr, cfg.every_style) == (350, 256, 4, 1e-2, True)
+
+
+def test_the_gram_loss_alone_gets_no_gram_term_by_default(tmp_path, photo_dir, style_file):
+    cfg = TrainConfig(style_image=[str(style_file)], content_dir=str(photo_dir), out=str(tmp_path / "m.safetensors"),
+                      style_loss="gram")
+    assert cfg.gram_weight == 0.0
 
 
 def test_every_loss_setting_is_a_config_field_that_reaches_the_loss_and_must_match_on_resume():
@@ -188,7 +211,7 @@ def test_gram_weight_is_checked_logged_recorded_and_must_match_on_resume(tmp_pat
     assert read_metadata(path)["final_losses"]["gram"] > 0
     resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_loss="sliced-batch",
                           steps=cfg.steps + 2, resume="auto")
-    with pytest.raises(TrainingError, match=r"gram_weight \(2.0 vs 0.0\)"):
+    with pytest.raises(TrainingError, match=r"gram_weight \(2.0 vs 3.0\)"):  # the default beside a sliced loss
         train(resumed, progress=False)
     resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, style_loss="sliced-batch", gram_weight=2.0,
                           gram_layers=["relu4_3"], steps=cfg.steps + 2, resume="auto")
@@ -206,8 +229,9 @@ def test_term_weight_is_logged_recorded_and_must_match_on_resume(tmp_path, photo
     path = train(cfg, progress=False)
     assert read_metadata(path)["train_config"][setting] == 5.0
     assert term in read_metadata(path)["final_losses"]
-    resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=cfg.steps + 2, resume="auto")
-    with pytest.raises(TrainingError, match=rf"{setting} \(5.0 vs 0.0\)"):
+    resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=cfg.steps + 2, resume="auto",
+                          **{setting: 1.0})
+    with pytest.raises(TrainingError, match=rf"{setting} \(5.0 vs 1.0\)"):
         train(resumed, progress=False)
 
 

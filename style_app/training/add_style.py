@@ -26,7 +26,7 @@ from style_app.images import open_image
 from style_app.paintings import slug
 from style_app.style_files import added_styles, conditional_network, per_style_keys, with_added_styles
 from style_app.training.data import ContentImages
-from style_app.training.losses import LOSS_SETTINGS, PerceptualLoss
+from style_app.training.losses import LOSS_SETTINGS, TERMS_OFF, PerceptualLoss
 from style_app.weights import (available_models, file_styles, is_added_style, load_model, read_metadata,
                                user_weights_dir)
 
@@ -76,7 +76,8 @@ def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name:
     out = Path(out) if out else _default_out(name, base_path)
     _check_name(name, base_path, out, bool(settings.get("resume")))
     check_init(settings.get("init") or "auto", file_styles(base_meta))
-    trained = base_meta.get("train_config") or {}
+    trained = base_meta.get("train_config")
+    trained = {**TERMS_OFF, **trained} if trained else {}  # a term it does not record, it trained without
     defaults = {"steps": DEFAULT_STEPS, "lr": DEFAULT_LR, "style_lr": None, "every_style": False,  # one row, at lr
                 **{k: trained[k] for k in FROM_BASE if k in trained}}
     return TrainConfig(style_image=[str(painting)], content_dir=str(_content_dir(content_dir)),

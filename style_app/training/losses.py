@@ -34,6 +34,8 @@ SLICE_POSITIONS = 16384  # feature vectors per image compared (sliced loss): a r
 TILES = 4               # regions per side of a picture (sliced-tiles)
 REGION_PX = 64          # side in image pixels of the squares whose texture sliced-texture matches
 TEXTURE_WEIGHT = 0.5    # sliced-texture: the texture term's share beside the pooled colours (docs/quality.md)
+GRAM_WEIGHT = 3.0       # train's Gram term beside a sliced loss, on the deep layers: texture per picture (C24-C26)
+GRAM_LAYERS = ("relu3_3", "relu4_3")
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -161,6 +163,10 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
 LOSS_SETTINGS = ("content_layer", "content_weight", "style_weight", "tv_weight", "style_loss", "laplacian_weight",
                  "laplacian_pools", "texture_weight", "gram_weight", "gram_layers", "contrast_weight",
                  "mean_colour_weight", "contrast_window", "tone_weight")
+#: The optional terms switched off: what a network or checkpoint that records no such setting (it
+#: predates the term) was trained with.
+TERMS_OFF = {"gram_weight": 0.0, "gram_layers": STYLE_LAYERS, "contrast_weight": 0.0, "contrast_window": 0,
+             "mean_colour_weight": 0.0, "tone_weight": 0.0}
 
 
 class PerceptualLoss(nn.Module):

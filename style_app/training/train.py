@@ -36,8 +36,8 @@ from style_app.training.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, OutputError, TrainingError, WeightsError
 from style_app.files import append_line, check_writable, stale_temp_files, write_atomically
 from style_app.images import fit_within, list_images, open_image, to_tensor
-from style_app.training.losses import (LAPLACIAN_POOLS, LAPLACIAN_SIDE, LOSS_SETTINGS, STYLE_LAYERS, TEXTURE_WEIGHT,
-                                       PerceptualLoss)
+from style_app.training.losses import (GRAM_LAYERS, GRAM_WEIGHT, LAPLACIAN_POOLS, LAPLACIAN_SIDE, LOSS_SETTINGS,
+                                       STYLE_LAYERS, TERMS_OFF, TEXTURE_WEIGHT, PerceptualLoss)
 from style_app.paintings import describe, painting_paths, slug
 from style_app.runtime import autocast, autocast_dtype, memory_format_for, resolve_device
 from style_app.style_files import save_style
@@ -58,7 +58,7 @@ class TrainConfig:
     out: str
     norm: str = "instance"
     arch: str = "johnson"
-    steps: int = 400
+    steps: int = 350
     batch_size: int = 4
     image_size: int = 256
     zoom: float = 1.0  # crops from photos resized to a shorter side of image_size..zoom*image_size
@@ -71,12 +71,13 @@ class TrainConfig:
     content_layer: str = "relu2_2"
     style_loss: str = "sliced-texture"  # or "gram", "sliced", "sliced-batch", "sliced-tiles" (losses.STYLE_LOSSES)
     texture_weight: float = TEXTURE_WEIGHT  # sliced-texture: the texture term's share beside the colours
-    gram_weight: float = 0.0  # a sliced loss: each picture's Gram matrices against the painting's too
-    gram_layers: tuple[str, ...] = STYLE_LAYERS  # the VGG layers the Gram term compares
-    contrast_weight: float = 0.0  # a picture paler than its photo (luminance std) pays this much
+    gram_weight: float | None = None  # a sliced loss: each picture's Gram matrices against the painting's
+    #                                   too (None: GRAM_WEIGHT beside a sliced loss, 0 with the Gram loss)
+    gram_layers: tuple[str, ...] = GRAM_LAYERS  # the VGG layers the Gram term compares
+    contrast_weight: float = 0.5  # a picture paler than its photo (luminance std) pays this much
     contrast_window: int = 0  # ... measured in squares of this many pixels (0: the whole picture)
-    mean_colour_weight: float = 0.0  # the batch's mean colour away from the painting's pays this much
-    tone_weight: float = 0.0  # a picture keeping its photo's coarse lights and darks weaker pays this much
+    mean_colour_weight: float = 10.0  # the batch's mean colour away from the painting's pays this much
+    tone_weight: float = 2.0  # a picture keeping its photo's coarse lights and darks weaker pays this much
     lr: float = 1e-3
     style_lr: float | None = 1e-2  # a conditional network's per-style scale and shift (None: lr)
     seed: int = 42
@@ -103,6 +104,8 @@ class TrainConfig:
             self.laplacian_pools = tuple(k for k in LAPLACIAN_POOLS if self.image_size // k >= LAPLACIAN_SIDE)
         self.laplacian_pools = tuple(self.laplacian_pools)
         self.gram_layers = tuple(self.gram_layers)
+        if self.gram_weight is None:
+            self.gram_weight = 0.0 if self.style_loss == "gram" else GRAM_WEIGHT
         if set(self.gram_layers) - set(STYLE_LAYERS) or not self.gram_layers:
             raise TrainingError(f"--gram-layers: choose among {', '.join(STYLE_LAYERS)}")
         if self.gram_weight and self.style_loss == "gram":
@@ -428,7 +431,7 @@ def _resume(cfg: TrainConfig, model: TransformerNet, optimizer: torch.optim.Opti
 
 def _check_same_run(cfg: TrainConfig, path: Path, saved: dict) -> None:
     """Refuse a checkpoint of other paintings or other settings: it would not resume this run."""
-    defaults = {f.name: f.default for f in fields(TrainConfig)}  # keys older checkpoints lack
+    defaults = {**{f.name: f.default for f in fields(TrainConfig)}, **TERMS_OFF}  # keys older checkpoints lack
     clashes = [k for k in RESUME_MUST_MATCH if saved.get(k, defaults[k]) != getattr(cfg, k)]
     saved_styles = [slug(p) for p in painting_paths(saved.get("style_image") or [])]
     if saved_styles != cfg.styles:
