@@ -44,9 +44,10 @@ def base_settings(base: str) -> tuple[str, dict]:
     weights): add-style uses them by default, and `train` from scratch gets the same, so both runs
     optimize the same loss at the same size."""
     from style_app.training.add_style import FROM_BASE, resolve_base
+    from style_app.training.losses import TERMS_OFF
     from style_app.weights import read_metadata
 
-    trained = read_metadata(resolve_base(base))["train_config"]
+    trained = {**TERMS_OFF, **read_metadata(resolve_base(base))["train_config"]}  # terms it predates: off
     return trained["norm"], {key: trained[key] for key in FROM_BASE if key in trained}
 
 
