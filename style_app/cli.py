@@ -51,6 +51,8 @@ TRAIN_RANGES = {
     "lr": (float, 0.0, 10.0, True, "Adam learning rate"),
     "style_lr": (float, 0.0, 10.0, True, "several paintings: learning rate of their own norm scales and shifts "
                  "(add-style: --lr unless given)"),
+    "decay_steps": (int, 0, 10**8, False, "the learning rates fall along a half cosine to a tenth of themselves "
+                    "by this step, then stay (0: constant)"),
     "bn_stats_size": (int, 0, MAX_TRAIN_SIDE, False, "batch norm: after training, each style's running statistics "
                       "are measured again on whole photos this size, the size people stylize at (0: keep training's)"),
 }

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from helpers import logged_losses, tiny_config
 from style_app.errors import TrainingError
 from style_app.training.losses import LOSS_SETTINGS, TERMS_OFF, PerceptualLoss
-from style_app.training.train import RESUME_MUST_MATCH, TrainConfig, train
+from style_app.training.train import RESUME_MUST_MATCH, TrainConfig, lr_factor, train
 from style_app.weights import load_model, read_metadata
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,6 +68,26 @@ def test_resume_continues_exactly(fast, tmp_path, photo_dir, style_file, tiny_vg
     for k in a:
         assert torch.equal(a[k], b[k]), k
     assert logged_losses(whole) == logged_losses(rest)  # the log was continued, not duplicated
+
+
+def test_decay_steps_lower_the_rates_along_a_half_cosine_and_resume_exactly(tmp_path, photo_dir, style_file,
+                                                                              tiny_vgg_file):
+    assert [lr_factor(step, 4) for step in (0, 2, 4, 9)] == pytest.approx([1.0, 0.55, 0.1, 0.1])
+    assert lr_factor(9, 0) == 1.0
+    run = dict(decay_steps=4, lr=1e-2, style_lr=3e-2)
+    whole = tiny_config(tmp_path / "whole", photo_dir, style_file, tiny_vgg_file, steps=6, **run)
+    train(whole, progress=False)
+    groups = torch.load(whole.checkpoint_path, weights_only=False)["optimizer"]["param_groups"]
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3, 3e-3])  # the floor, a tenth, from step 4
+    first = tiny_config(tmp_path / "split", photo_dir, style_file, tiny_vgg_file, steps=3, **run)
+    train(first, progress=False)
+    rest = tiny_config(tmp_path / "split", photo_dir, style_file, tiny_vgg_file, steps=6, resume="auto", **run)
+    train(rest, progress=False)
+    a, b = load_file(whole.out), load_file(rest.out)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(TrainingError, match=r"decay_steps \(4 vs 8\)"):
+        train(tiny_config(tmp_path / "split", photo_dir, style_file, tiny_vgg_file, steps=8, resume="auto",
+                          **{**run, "decay_steps": 8}), progress=False)
 
 
 def test_resume_refuses_a_different_run(tmp_path, photo_dir, style_file, tiny_vgg_file):

@@ -44,9 +44,10 @@ from style_app.style_files import save_style
 from style_app.weights import file_styles, load_model, save_model
 
 #: Settings that must match for --resume to continue the same run exactly.
-RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "zoom", "lr", "style_lr", "base",
-                     "every_style", *LOSS_SETTINGS)
+RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "zoom", "lr", "style_lr", "decay_steps",
+                     "base", "every_style", *LOSS_SETTINGS)
 PATH_FIELDS = ("style_image", "content_dir", "val_dir", "vgg_weights", "base", "warm_start")  # kept as file names
+LR_FLOOR = 0.1  # with decay_steps: the rates' share left at the end of the decay
 CURVE_POINTS = 200  # loss-curve points kept in the weights file's metadata
 VAL_IMAGES = 16
 
@@ -80,6 +81,7 @@ class TrainConfig:
     tone_weight: float = 2.0  # a picture keeping its photo's coarse lights and darks weaker pays this much
     lr: float = 1e-3
     style_lr: float | None = 1e-2  # a conditional network's per-style scale and shift (None: lr)
+    decay_steps: int = 0  # the rates fall along a half cosine to LR_FLOOR of themselves by this step (0: constant)
     seed: int = 42
     device: str = "auto"
     vgg_weights: str | None = None
@@ -281,6 +283,16 @@ def _parameter_groups(model: TransformerNet, cfg: TrainConfig) -> list[dict]:
             {"params": [p for p in trained if id(p) in per_style], "lr": cfg.style_lr}]
 
 
+def lr_factor(step: int, decay_steps: int) -> float:
+    """The share of its base rate each parameter group trains step `step` + 1 at: 1 throughout
+    without decay; with it a half cosine from 1 at step 0 to LR_FLOOR at `decay_steps`, then level.
+    A function of the step alone, so a run resumed in segments trains at the same rates."""
+    if not decay_steps:
+        return 1.0
+    t = min(step / decay_steps, 1.0)
+    return LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * t))
+
+
 def _warm_start(cfg: TrainConfig) -> TransformerNet:
     """The network in `cfg.warm_start`, to train further (a new loss, a larger size): it must be
     the network `cfg` describes, with the same paintings in the same order."""
@@ -324,6 +336,8 @@ def _step(run: _Run, batch: torch.Tensor) -> None:
     x = batch.to(run.device, non_blocking=True).contiguous(memory_format=run.memory_format)
     styles = range(len(run.loss_fns)) if run.cfg.every_style else [run.step % len(run.loss_fns)]
     run.optimizer.zero_grad(set_to_none=True)
+    for group in run.optimizer.param_groups:  # base_lr: the rate it was made with (kept in checkpoints)
+        group["lr"] = group.setdefault("base_lr", group["lr"]) * lr_factor(run.step, run.cfg.decay_steps)
     with autocast(run.device, run.amp_dtype):
         targets = run.loss_fns[0].photo_targets(x)  # the same for every painting (one loss network)
     mean: dict[str, torch.Tensor] = {}
