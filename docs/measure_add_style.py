@@ -43,12 +43,11 @@ def base_settings(base: str) -> tuple[str, dict]:
     """The base network's norm and its own training settings (crop size, batch, loss and its
     weights): add-style uses them by default, and `train` from scratch gets the same, so both runs
     optimize the same loss at the same size."""
-    from style_app.training.add_style import FROM_BASE, resolve_base
-    from style_app.training.losses import TERMS_OFF
+    from style_app.training import add_style
     from style_app.weights import read_metadata
 
-    trained = {**TERMS_OFF, **read_metadata(resolve_base(base))["train_config"]}  # terms it predates: off
-    return trained["norm"], {key: trained[key] for key in FROM_BASE if key in trained}
+    meta = read_metadata(add_style.resolve_base(base))
+    return meta["train_config"]["norm"], add_style.base_settings(meta)
 
 
 def command(mode: str, steps: int, out: Path, a: argparse.Namespace) -> list[str]:

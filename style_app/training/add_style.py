@@ -59,6 +59,14 @@ def resolve_base(spec: str | os.PathLike) -> Path:
     return Path(spec).resolve()
 
 
+def base_settings(base_meta: dict) -> dict:
+    """The FROM_BASE settings a network's metadata records; a term it does not record, it trained
+    without (TERMS_OFF), not with today's default."""
+    trained = base_meta.get("train_config")
+    trained = {**TERMS_OFF, **trained} if trained else {}
+    return {k: trained[k] for k in FROM_BASE if k in trained}
+
+
 def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name: str | None = None,
                      out: str | os.PathLike | None = None, content_dir: str | os.PathLike | None = None,
                      **settings) -> "TrainConfig":
@@ -76,10 +84,8 @@ def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name:
     out = Path(out) if out else _default_out(name, base_path)
     _check_name(name, base_path, out, bool(settings.get("resume")))
     check_init(settings.get("init") or "auto", file_styles(base_meta))
-    trained = base_meta.get("train_config")
-    trained = {**TERMS_OFF, **trained} if trained else {}  # a term it does not record, it trained without
     defaults = {"steps": DEFAULT_STEPS, "lr": DEFAULT_LR, "style_lr": None, "every_style": False,  # one row, at lr
-                **{k: trained[k] for k in FROM_BASE if k in trained}}
+                **base_settings(base_meta)}
     return TrainConfig(style_image=[str(painting)], content_dir=str(_content_dir(content_dir)),
                        out=str(out), base=str(base_path), name=name, norm=base_meta["norm"],
                        arch=base_meta.get("arch", "johnson"),
