@@ -38,6 +38,9 @@ ARCHS: dict[str, ArchConfig] = {
     # dominate the cost) and 32 channels below, like Magenta's 166 k-parameter network
     "slim": ArchConfig(channels=(16, 32, 32)),
 }
+#: The shipped zoo's architecture: what the CLI, the Stylizer and the UI serve, and what `train`
+#: trains, when no architecture is named.
+ZOO_ARCH = "johnson"
 
 
 def conv(in_ch: int, out_ch: int, kernel: int, stride: int = 1) -> nn.Conv2d:

@@ -222,11 +222,11 @@ def add_stylize(sub: argparse._SubParsersAction) -> None:
 
 def add_compare(sub: argparse._SubParsersAction) -> None:
     """`style-app compare`: one photo through every norm of a style, as a grid."""
-    from style_app.models.transformer import ARCHS
+    from style_app.models.transformer import ARCHS, ZOO_ARCH
     p = sub.add_parser("compare", help="one photo through every norm of a style, as a labelled grid")
     p.add_argument("input", metavar="INPUT")
     p.add_argument("--style", required=True)
-    p.add_argument("--arch", default="johnson", choices=list(ARCHS))
+    p.add_argument("--arch", default=ZOO_ARCH, choices=list(ARCHS))
     p.add_argument("-o", "--out", required=True, help="grid image to write")
     p.add_argument("--max-size", type=number_in(int, 1, MAX_SIDE), default=512, help="longer side of each tile")
     p.add_argument("--device", default="auto")
@@ -304,10 +304,10 @@ def add_weights_dir(p: argparse.ArgumentParser) -> None:
 
 def add_model_choice(p: argparse.ArgumentParser) -> None:
     from style_app.models.norms import NORM_KINDS
-    from style_app.models.transformer import ARCHS
+    from style_app.models.transformer import ARCHS, ZOO_ARCH
     p.add_argument("--style", help="shipped style slug (see `style-app list`)")
     p.add_argument("--norm", default="instance", choices=NORM_KINDS)
-    p.add_argument("--arch", default="johnson", choices=list(ARCHS))
+    p.add_argument("--arch", default=ZOO_ARCH, choices=list(ARCHS))
     p.add_argument("--weights", help="a .safetensors model file instead of --style")
 
 
@@ -466,6 +466,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 def run_bench(args: argparse.Namespace) -> None:
     from style_app.files import write_atomically
+    from style_app.models.transformer import ZOO_ARCH
     from style_app.tools.bench import format_table, machine, run_bench, stylize_peak_rss
     from style_app.runtime import resolve_device
 
@@ -479,7 +480,7 @@ def run_bench(args: argparse.Namespace) -> None:
     report = {"machine": machine(), "results": [r.to_dict() for r in results]}
     if args.rss:
         report["stylize_peak_rss"] = {"side": args.rss, **stylize_peak_rss(args.rss)}
-        print(f"stylize {args.rss}x{args.rss} (johnson, instance, cpu): {report['stylize_peak_rss']['seconds']:.1f} s, "
+        print(f"stylize {args.rss}x{args.rss} ({ZOO_ARCH}, instance, cpu): {report['stylize_peak_rss']['seconds']:.1f} s, "
               f"peak RSS {report['stylize_peak_rss']['peak_rss_gb']:.2f} GiB")
     if args.json:
         write_atomically(args.json, (json.dumps(report, indent=2) + "\n").encode())

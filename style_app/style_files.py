@@ -18,7 +18,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from style_app.models.norms import PerStyleBatchNorm, StyleConditional
-from style_app.models.transformer import TransformerNet
+from style_app.models.transformer import ZOO_ARCH, TransformerNet
 from style_app.errors import WeightsError
 from style_app.paintings import describe
 from style_app.weights import (STYLE_FORMAT, ModelInfo, available_models, check_finite, file_styles, find_base,
@@ -101,7 +101,7 @@ def base_of(path: Path, metadata: dict, base: str | os.PathLike | None = None) -
     return found
 
 
-def conditional_network(norm: str, arch: str = "johnson") -> Path | None:
+def conditional_network(norm: str, arch: str = ZOO_ARCH) -> Path | None:
     """The largest shipped (not added) network of `norm` and `arch` that holds several styles."""
     networks = [info for info in available_models() if (info.norm, info.arch) == (norm, arch)
                 and not is_added_style(info.metadata) and len(file_styles(info.metadata)) > 1]

@@ -13,7 +13,7 @@ import os
 import torch
 from PIL import Image
 
-from style_app.models.transformer import TransformerNet
+from style_app.models.transformer import ZOO_ARCH, TransformerNet
 from style_app.errors import StyleAppError, WeightsError
 from style_app.images import fit_within, to_image, to_rgb, to_tensor
 from style_app.fastpath import InferenceNet
@@ -42,7 +42,7 @@ class Stylizer:
         return self.net.model
 
     @classmethod
-    def from_pretrained(cls, style: str, norm: str = "instance", arch: str = "johnson",
+    def from_pretrained(cls, style: str, norm: str = "instance", arch: str = ZOO_ARCH,
                         device: str = "auto", fast: bool = True) -> "Stylizer":
         """A model of the shipped zoo or the user's folder, by style slug and norm kind."""
         return cls.from_file(find_model(style, norm, arch).path, device, fast, style)
@@ -120,7 +120,7 @@ class Stylizer:
 
 
 @functools.lru_cache(maxsize=32)
-def cached_stylizer(style: str, norm: str, arch: str = "johnson", device: str = "auto",
+def cached_stylizer(style: str, norm: str, arch: str = ZOO_ARCH, device: str = "auto",
                     blend_with: str | None = None, blend: float = 0.0) -> Stylizer:
     """A shipped model loaded once per process (the UI and comparisons reuse them, so it is never
     changed after loading). `blend` in [0, 1] mixes in the style `blend_with`, which must live in

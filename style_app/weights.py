@@ -23,7 +23,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from style_app.models.norms import NORM_KINDS
-from style_app.models.transformer import ArchConfig, TransformerNet
+from style_app.models.transformer import ZOO_ARCH, ArchConfig, TransformerNet
 from style_app.errors import WeightsError, first_line
 from style_app.files import write_atomically
 from style_app.paintings import describe as describe_painting
@@ -265,8 +265,13 @@ def available_models(directory: str | os.PathLike | None = None) -> list[ModelIn
 def file_models(path: str | os.PathLike, metadata: dict) -> list[ModelInfo]:
     """One ModelInfo per style the file at `path` (with header `metadata`) holds."""
     path = Path(path)
-    return [ModelInfo(path, style or path.stem, metadata["norm"], metadata.get("arch", "johnson"), metadata)
+    return [ModelInfo(path, style or path.stem, metadata["norm"], arch_of(metadata), metadata)
             for style in file_styles(metadata)]
+
+
+def arch_of(metadata: dict) -> str:
+    """The architecture a file's header records; files from before it was recorded are all johnson."""
+    return metadata.get("arch", "johnson")
 
 
 _warned: set[tuple[Path, float]] = set()
@@ -287,7 +292,7 @@ def _mtime(path: Path) -> float:
         return -1.0
 
 
-def find_model(style: str, norm: str, arch: str = "johnson",
+def find_model(style: str, norm: str, arch: str = ZOO_ARCH,
                directory: str | os.PathLike | None = None) -> ModelInfo:
     """The model for (style, norm, arch), or a WeightsError listing what exists."""
     models = available_models(directory)

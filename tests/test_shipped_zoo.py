@@ -9,6 +9,7 @@ from helpers import random_photo
 from style_app.paintings import painting_paths
 from style_app.stylizer import Stylizer
 from style_app.training.losses import LOSS_SETTINGS
+from style_app.models.transformer import ZOO_ARCH
 from style_app.training.train import TrainConfig
 from style_app.weights import (SHIPPED_ENV, WEIGHTS_ENV, available_models, find_model, shipped_weights_dir,
                                user_weights_dir)
@@ -24,21 +25,22 @@ def zoo():
 
 
 def test_every_style_has_all_four_norms_trained_at_one_budget(zoo):
-    johnson = [m for m in zoo if m.arch == "johnson"]
-    styles = {m.style for m in johnson}
+    """The zoo is ZOO_ARCH networks (what the app serves when no architecture is named)."""
+    zoo_arch = [m for m in zoo if m.arch == ZOO_ARCH]
+    styles = {m.style for m in zoo_arch}
     assert len(styles) >= 4
     for style in styles:
-        assert {m.norm for m in johnson if m.style == style} == NORMS, style
+        assert {m.norm for m in zoo_arch if m.style == style} == NORMS, style
     recipe = ("batch_size", "image_size", "style_size", "seed", "lr", "style_lr", "every_style", *LOSS_SETTINGS)
     budgets = {(m.metadata["steps"], *(json.dumps(m.metadata["train_config"].get(k)) for k in recipe))
-               for m in johnson}
+               for m in zoo_arch}
     assert len(budgets) == 1, budgets
 
 
 def test_trains_defaults_are_the_zoos_recipe(zoo):
     """`style-app train` with no loss flags trains what the zoo was trained with (README)."""
     defaults = TrainConfig(style_image=["a.jpg", "b.jpg"], content_dir=".", out="m.safetensors")
-    for m in (m for m in zoo if m.arch == "johnson"):
+    for m in (m for m in zoo if m.arch == ZOO_ARCH):
         recorded = m.metadata["train_config"]
         for k in ("steps", "batch_size", "image_size", "style_size", "lr", "style_lr", "every_style", *LOSS_SETTINGS):
             assert json.dumps(recorded[k]) == json.dumps(getattr(defaults, k)), (m.path.name, k)
@@ -56,7 +58,7 @@ def test_files_are_small_fp16_and_self_describing(zoo):
 def test_each_shipped_style_stylizes_differently(zoo):
     photo = random_photo(5, (48, 40))
     outputs = {m.style: np.asarray(Stylizer.from_file(m.path, "cpu", style=m.style).stylize(photo), float)
-               for m in zoo if m.norm == "instance" and m.arch == "johnson"}
+               for m in zoo if m.norm == "instance" and m.arch == ZOO_ARCH}
     values = list(outputs.values())
     for i in range(len(values)):
         for j in range(i):

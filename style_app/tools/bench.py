@@ -19,14 +19,14 @@ import torch
 from torch import nn
 
 from style_app.models.norms import COMPARED_NORMS
-from style_app.models.transformer import TransformerNet
+from style_app.models.transformer import ARCHS, ZOO_ARCH, TransformerNet
 from style_app.models.vgg import VGG16_WIDTHS, VGGFeatures, vgg_layers
 from style_app.fastpath import InferenceNet
 from style_app.training.losses import PerceptualLoss
 from style_app.runtime import autocast, autocast_dtype, cpu_has_fast_bf16, memory_format_for
 
 SIZES = (512, 1024, 2048)
-ARCH_NAMES = ("johnson", "slim")
+ARCH_NAMES = tuple(ARCHS)
 
 
 @dataclass
@@ -183,7 +183,7 @@ print(json.dumps({"seconds": seconds, "peak_rss_gb": resource.getrusage(resource
 """
 
 
-def stylize_peak_rss(size: int, arch: str = "johnson", norm: str = "instance") -> dict:
+def stylize_peak_rss(size: int, arch: str = ZOO_ARCH, norm: str = "instance") -> dict:
     """Seconds and peak resident memory (GiB) of `Stylizer.stylize` on a size x size photo on the
     CPU, measured in a subprocess: {"seconds": ..., "peak_rss_gb": ...}."""
     done = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(size), arch, norm], capture_output=True,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFont
 
 from style_app.models.norms import NORMS, norm_label
+from style_app.models.transformer import ZOO_ARCH
 from style_app.stylizer import cached_stylizer
 from style_app.weights import available_models, find_model
 
@@ -21,13 +22,13 @@ class NormResult:
         return f"{norm_label(self.norm)}  {self.seconds * 1000:.0f} ms"
 
 
-def norms_for(style: str, arch: str = "johnson") -> list[str]:
+def norms_for(style: str, arch: str = ZOO_ARCH) -> list[str]:
     """The norms shipped for a style, in teaching order (IN, BN, LN, GN)."""
     have = {m.norm for m in available_models() if m.style == style and m.arch == arch}
     return [n for n in NORMS if n in have]
 
 
-def compare_norms(image: Image.Image, style: str, arch: str = "johnson", device: str = "auto",
+def compare_norms(image: Image.Image, style: str, arch: str = ZOO_ARCH, device: str = "auto",
                   **stylize_kw) -> list[NormResult]:
     """Stylize `image` with every shipped norm of `style`, timing each."""
     norms = norms_for(style, arch)

@@ -27,7 +27,7 @@ from style_app.paintings import slug
 from style_app.style_files import added_styles, conditional_network, per_style_keys, with_added_styles
 from style_app.training.data import ContentImages
 from style_app.training.losses import LOSS_SETTINGS, TERMS_OFF, PerceptualLoss
-from style_app.weights import (available_models, file_styles, is_added_style, load_model, read_metadata,
+from style_app.weights import (arch_of, available_models, file_styles, is_added_style, load_model, read_metadata,
                                user_weights_dir)
 
 DEFAULT_STEPS = 100  # the shipped networks' rows plateau by 75-100 steps (docs/add_style.md)
@@ -88,7 +88,7 @@ def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name:
                 **base_settings(base_meta)}
     return TrainConfig(style_image=[str(painting)], content_dir=str(_content_dir(content_dir)),
                        out=str(out), base=str(base_path), name=name, norm=base_meta["norm"],
-                       arch=base_meta.get("arch", "johnson"),
+                       arch=arch_of(base_meta),
                        **{**defaults, **{k: v for k, v in settings.items() if v is not None}})
 
 
@@ -130,7 +130,7 @@ def grown_network(base_path: str | os.PathLike, norm: str, arch: str) -> tuple[T
         model, meta = load_model(base_path)
     except StyleAppError as e:
         raise TrainingError(str(e)) from None
-    if model.num_styles < 2 or (model.norm, meta.get("arch", "johnson")) != (norm, arch):
+    if model.num_styles < 2 or (model.norm, arch_of(meta)) != (norm, arch):
         raise TrainingError(f"{base_path}: not a conditional {arch} network with {norm} norm")
     state = model.state_dict()
     model = with_added_styles(model, [{key: state[key].mean(0) for key in per_style_keys(model)}]).train()

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from style_app.models.norms import style_parameters
-from style_app.models.transformer import TransformerNet
+from style_app.models.transformer import ZOO_ARCH, TransformerNet
 from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
 from style_app.training import add_style, bn_statistics
 from style_app.training.data import ContentImages, StepBatches
@@ -41,7 +41,7 @@ from style_app.training.losses import (GRAM_LAYERS, GRAM_WEIGHT, LAPLACIAN_POOLS
 from style_app.paintings import describe, painting_paths, slug
 from style_app.runtime import autocast, autocast_dtype, memory_format_for, resolve_device
 from style_app.style_files import save_style
-from style_app.weights import file_styles, load_model, save_model
+from style_app.weights import arch_of, file_styles, load_model, save_model
 
 #: Settings that must match for --resume to continue the same run exactly.
 RESUME_MUST_MATCH = ("norm", "arch", "batch_size", "image_size", "seed", "zoom", "lr", "style_lr", "decay_steps",
@@ -58,7 +58,7 @@ class TrainConfig:
     content_dir: str
     out: str
     norm: str = "instance"
-    arch: str = "johnson"
+    arch: str = ZOO_ARCH
     steps: int = 350
     batch_size: int = 4
     image_size: int = 256
@@ -300,7 +300,7 @@ def _warm_start(cfg: TrainConfig) -> TransformerNet:
         model, meta = load_model(cfg.warm_start)
     except WeightsError as e:
         raise TrainingError(str(e)) from None
-    found = (meta["norm"], meta.get("arch", "johnson"), file_styles(meta))
+    found = (meta["norm"], arch_of(meta), file_styles(meta))
     if found != (cfg.norm, cfg.arch, cfg.styles):
         raise TrainingError(f"--warm-start {Path(cfg.warm_start).name} is a {found[0]} {found[1]} network of "
                             f"{', '.join(found[2])}; this run trains a {cfg.norm} {cfg.arch} network of "

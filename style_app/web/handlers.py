@@ -17,6 +17,7 @@ from PIL import Image
 
 from style_app.web import lab
 from style_app.models.norms import COMPARED_NORMS, NORMS, norm_label
+from style_app.models.transformer import ZOO_ARCH
 from style_app.tools.compare import NormResult, compare_norms
 from style_app.errors import ImageError, StyleAppError
 from style_app.images import fit_within, open_image
@@ -138,7 +139,7 @@ def latency_table(results: list[NormResult], style: str) -> pd.DataFrame:
     beside the weights; docs/quality.md says what each measure means), so the norms' costs and
     measured quality sit beside their pictures."""
     scores = held_out_scores()
-    measured = [scores.get((style, r.norm, "johnson"), {}) for r in results]
+    measured = [scores.get((style, r.norm, ZOO_ARCH), {}) for r in results]
     return pd.DataFrame({"Normalization": [norm_label(r.norm) for r in results],
                          "Latency (ms)": [round(r.seconds * 1000) for r in results],
                          **{column: [_rounded(m.get(key)) for m in measured] for column, key in HELD_OUT_COLUMNS}})
@@ -222,7 +223,7 @@ def batch_dependence(photo: Image.Image, style: str, companions: list[Image.Imag
     return tiles, summary
 
 
-def curve_groups(arch: str = "johnson") -> list[tuple[str, str]]:
+def curve_groups(arch: str = ZOO_ARCH) -> list[tuple[str, str]]:
     """One (title, style) per set of paintings learned together: a conditional network records one
     loss curve for all its paintings (averaged over them), so they share one plot; `style` is one
     of them, for `loss_curves`."""
@@ -234,7 +235,7 @@ def curve_groups(arch: str = "johnson") -> list[tuple[str, str]]:
     return [(", ".join(titles.get(s, s) for s in styles), style) for styles, style in groups.items()]
 
 
-def loss_curves(style: str, term: str = "total", arch: str = "johnson") -> pd.DataFrame:
+def loss_curves(style: str, term: str = "total", arch: str = ZOO_ARCH) -> pd.DataFrame:
     """The training loss curves recorded in the `arch` models of `style`: (step, loss, norm), the
     norms in the app's order (IN, BN, LN, GN), which is also the plots' legend order. One
     architecture only: a slim model's curve would otherwise run into the same norm's line."""
