@@ -40,7 +40,7 @@ ARCHS: dict[str, ArchConfig] = {
 }
 #: The shipped zoo's architecture: what the CLI, the Stylizer and the UI serve, and what `train`
 #: trains, when no architecture is named.
-ZOO_ARCH = "johnson"
+ZOO_ARCH = "slim"
 
 
 def conv(in_ch: int, out_ch: int, kernel: int, stride: int = 1) -> nn.Conv2d:

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# One GPU session in one command: train the zoo (the four conditional networks, IN, BN, LN, GN, and
-# the slim Starry Night IN network) on one CUDA device at one budget of STEPS, in SNAPSHOTS equal
+# One GPU session in one command: train the zoo (the four conditional networks, IN, BN, LN, GN, in
+# train's default architecture, the zoo's) on one CUDA device at one budget of STEPS, in SNAPSHOTS equal
 # stages with a copy of every network after each, score each snapshot on the held-out photos, and
 # time CUDA inference of every norm at 512/1024/2048 px and a training step (AMP against fp32). The
 # networks train one after another: a GPU time-slices between processes, so side by side buys
 # nothing (docs/performance.md). On an H200 a four-painting network trains at about 5 steps/s at
-# batch 16 (--every-style), so the default 400 steps take about 6 minutes for the zoo. Data:
+# batch 16 (--every-style), so the default 350 steps take about 5 minutes for the zoo. Data:
 # scripts/pack_gpu_data.py's folder (GPU_DATA, default .gpu). Results go to RUN_DIR (default
 # runs/gpu): step_<N>/ (weights, scores.json, grids), logs, bench_cuda.json. On the device machine
 # ($OUT: the folder that comes back) each snapshot's weights come back as one tar and the logs,
@@ -13,19 +13,19 @@
 # failure or a time limit's SIGTERM too.
 #
 #   scripts/gpu_session.sh                  # on the device machine: the real run
-#   NORMS="layer group" SLIM=0 BENCH_SIZES= scripts/gpu_session.sh   # part of the zoo, no timings
-#   NORMS= SLIM=0 BENCH_SIZES= BASE_PAINTINGS="starry_night great_wave the_scream composition_vii \
+#   NORMS="layer group" BENCH_SIZES= scripts/gpu_session.sh   # part of the zoo, no timings
+#   NORMS= BENCH_SIZES= BASE_PAINTINGS="starry_night great_wave the_scream composition_vii \
 #     shipwreck_minotaur sunday_afternoon the_kiss woman_with_hat" scripts/gpu_session.sh  # add-style's base
 #   DEVICE=cpu STEPS=4 IMAGE_SIZE=48 BATCH=2 BENCH_SIZES=64 EVAL_SIZE=48 RUN_DIR=/tmp/gpu_check \
 #     scripts/gpu_session.sh                # the same steps, tiny, to check the script on a CPU
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${GPU_DATA:-.gpu}; RUN=${RUN_DIR:-runs/gpu}; DEVICE=${DEVICE:-cuda}; NAME=$(basename "$RUN")
-BATCH=${BATCH:-16}; IMAGE_SIZE=${IMAGE_SIZE:-256}; STEPS=${STEPS:-400}; SNAPSHOTS=${SNAPSHOTS:-1}
+BATCH=${BATCH:-16}; IMAGE_SIZE=${IMAGE_SIZE:-256}; STEPS=${STEPS:-350}; SNAPSHOTS=${SNAPSHOTS:-1}
 BENCH_SIZES=${BENCH_SIZES-512 1024 2048}; EVAL_SIZE=${EVAL_SIZE:-512}
 # the recipe (docs/quality.md): the best one measured so far; set RECIPE to try another
 RECIPE=${RECIPE:---style-loss sliced-texture --texture-weight 0.5 --style-weight 20 --laplacian-weight 2 --laplacian-pools 4 8 16 --every-style --style-lr 1e-2 --gram-weight 3 --gram-layers relu3_3 relu4_3 --contrast-weight 0.5 --mean-colour-weight 10 --tone-weight 2}
-NORMS=${NORMS-instance batch layer group}; SLIM=${SLIM:-1}  # a call may train part of the zoo
+NORMS=${NORMS-instance batch layer group}  # a call may train part of the zoo
 # a base for add-style (docs/add_style.md): a conditional IN network on these paintings (file stems),
 # none of those whose adding is measured; empty: none
 BASE_PAINTINGS=${BASE_PAINTINGS-}
@@ -60,7 +60,6 @@ train_zoo() {  # STEPS [--resume]: every network to STEPS, one after another
   for norm in $NORMS; do
     train "zoo4_$norm" "$@" --style-image $PAINTINGS --norm $norm
   done
-  [ "$SLIM" = 0 ] || train starry_night_instance_slim "$@" --style-image "$S/starry_night.jpg" --norm instance --arch slim
   [ -z "$BASE_PAINTINGS" ] || train base_instance "$@" --style-image $(printf "$S/%s.jpg " $BASE_PAINTINGS) --norm instance
 }
 
@@ -80,6 +79,6 @@ for snapshot in "$RUN"/step_*; do
 done
 # 3. time
 if [ -n "$BENCH_SIZES" ]; then
-  python3 -m style_app bench --device "$DEVICE" --arch johnson ${NORMS:+--norm $NORMS} --sizes $BENCH_SIZES \
+  python3 -m style_app bench --device "$DEVICE" --arch slim johnson ${NORMS:+--norm $NORMS} --sizes $BENCH_SIZES \
     --json "$RUN/bench_cuda.json"
 fi

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import save_file
 
 from helpers import TINY_VGG_WIDTHS, SmallDisk, app_process, random_photo
-from models.transformer import TransformerNet
+from models.transformer import ZOO_ARCH, TransformerNet
 from models.vgg import vgg_layers
 from style_app.weights import save_model
 
@@ -63,7 +63,7 @@ def weights_folder(tmp_path_factory):
         for norm in ("instance", "batch", "layer", "group"):
             torch.manual_seed(len(style) + len(norm))
             save_model(TransformerNet(norm), folder / f"{style}_{norm}.safetensors",
-                       {"style": style, "arch": "johnson", "steps": 0})
+                       {"style": style, "arch": ZOO_ARCH, "steps": 0})
     return folder
 
 

@@ -87,7 +87,7 @@ def _wait_for_url(proc: subprocess.Popen) -> str:
 def tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, **overrides) -> TrainConfig:
     """A training run that takes seconds: tiny crops, a tiny loss network, a few steps."""
     settings = dict(style_image=[str(style_file)], content_dir=str(photo_dir), out=str(tmp_path / "model.safetensors"),
-                    steps=8, batch_size=2, image_size=32, style_size=64, vgg_weights=tiny_vgg_file,
+                    arch="johnson", steps=8, batch_size=2, image_size=32, style_size=64, vgg_weights=tiny_vgg_file,
                     checkpoint_every=4, log_every=1, workers=0, lr=1e-2)
     settings.update(overrides)
     return TrainConfig(**settings)
@@ -104,7 +104,7 @@ def save_conditional_network(folder: Path, norm: str, styles: tuple[str, ...] = 
     recorded training settings make add-style on it take seconds."""
     import torch
 
-    from style_app.models.transformer import ArchConfig, TransformerNet
+    from style_app.models.transformer import ZOO_ARCH, ArchConfig, TransformerNet
     from style_app.weights import save_model
 
     torch.manual_seed(seed)
@@ -113,7 +113,7 @@ def save_conditional_network(folder: Path, norm: str, styles: tuple[str, ...] = 
         torch.nn.init.normal_(param, mean=1.0 if name.endswith(".weight") and param.dim() == 2 else 0.0, std=0.3)
     train_config = {"image_size": 32, "style_size": 64, "batch_size": 2}
     return save_model(net, folder / f"tiny_{norm}.safetensors",
-                      {"styles": list(styles), "arch": "johnson", "train_config": train_config})
+                      {"styles": list(styles), "arch": ZOO_ARCH, "train_config": train_config})
 
 
 @dataclass

@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from helpers import random_photo
+from models.transformer import ZOO_ARCH
 from style_app.cli import main
 from style_app.tools.evaluate import GRID_TILE
 from style_app.weights import load_model, save_model
@@ -150,7 +151,7 @@ def test_list_prints_a_header_and_one_aligned_row_per_model(shipped, capsys):
     code, out, _ = run(capsys, "list")
     header, *rows = out.splitlines()
     assert code == 0 and header.split() == ["STYLE", "NORM", "ARCH", "PAINTING", "FILE"] and len(rows) == 8
-    assert rows[0].split()[:3] == ["great_wave", "batch", "johnson"] and "Hokusai" in rows[0]
+    assert rows[0].split()[:3] == ["great_wave", "batch", ZOO_ARCH] and "Hokusai" in rows[0]
     assert {row.index(str(shipped)) for row in rows} == {header.index("FILE")}  # one column for the paths
 
 

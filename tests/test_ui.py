@@ -12,7 +12,7 @@ import torch
 from helpers import random_photo
 from gradio.data_classes import ImageData
 
-from models.transformer import TransformerNet
+from models.transformer import ARCHS, ZOO_ARCH, TransformerNet
 from style_app.web import handlers
 from style_app.errors import ImageError, StyleAppError
 from style_app.web.widgets import pass_paths_unopened, user_errors
@@ -77,7 +77,7 @@ def conditional_shipped(tmp_path, monkeypatch):
         for p in net.parameters():
             torch.nn.init.normal_(p, std=0.3)
         save_model(net, tmp_path / f"zoo_{norm}.safetensors", {"styles": ["starry_night", "great_wave"],
-                                                                 "arch": "johnson"})
+                                                                 "arch": ZOO_ARCH})
     monkeypatch.setenv("STYLE_APP_WEIGHTS", str(tmp_path))
     cached_stylizer.cache_clear()
     yield tmp_path
@@ -120,7 +120,7 @@ def test_compare_labels_each_norm_and_switches_bn_statistics(shipped):
 
 
 def test_compare_table_shows_the_held_out_scores(shipped):
-    rows = [{"style": "great_wave", "norm": n, "arch": "johnson", "style_ratio": r, "content_loss": 0.5,
+    rows = [{"style": "great_wave", "norm": n, "arch": ZOO_ARCH, "style_ratio": r, "content_loss": 0.5,
              "palette_ratio": 0.3, "contrast_ratio": 0.9, "blobs": 0.25} for n, r in (("instance", 0.4912), ("batch", 0.65))]
     (shipped / handlers.SCORES_FILE).write_text(json.dumps(rows))
     try:
@@ -174,14 +174,15 @@ def test_loss_curves_come_from_the_model_metadata(shipped, tmp_path, monkeypatch
     assert handlers.loss_curves("starry_night").empty  # the test models were never trained
     monkeypatch.setenv("STYLE_APP_WEIGHTS", str(tmp_path))
     save_model(TransformerNet("instance"), tmp_path / "curvy_instance.safetensors",
-               {"style": "curvy", "arch": "johnson",
+               {"style": "curvy", "arch": ZOO_ARCH,
                 "loss_curve": [[0, 9.0, 1.0, 7.0, 1.0], [10, 4.0, 1.5, 2.0, 0.5]]})
-    save_model(TransformerNet("instance", "slim"), tmp_path / "curvy_instance_slim.safetensors",
-               {"style": "curvy", "arch": "slim", "loss_curve": [[0, 5.0, 1.0, 3.0, 1.0]]})
+    other = next(arch for arch in ARCHS if arch != ZOO_ARCH)
+    save_model(TransformerNet("instance", other), tmp_path / f"curvy_instance_{other}.safetensors",
+               {"style": "curvy", "arch": other, "loss_curve": [[0, 5.0, 1.0, 3.0, 1.0]]})
     total = handlers.loss_curves("curvy")
     assert total.to_dict("list") == {"step": [0, 10], "loss": [9.0, 4.0], "norm": ["Instance norm (IN)"] * 2}
     assert list(handlers.loss_curves("curvy", "style")["loss"]) == [7.0, 2.0]
-    assert list(handlers.loss_curves("curvy", arch="slim")["loss"]) == [5.0]
+    assert list(handlers.loss_curves("curvy", arch=other)["loss"]) == [5.0]
     with pytest.raises(StyleAppError, match="unknown loss term"):
         handlers.loss_curves("curvy", "beauty")
 
@@ -284,10 +285,10 @@ def test_training_curves_one_plot_per_network_its_legend_in_the_apps_norm_order(
     monkeypatch.setenv("STYLE_APP_WEIGHTS", str(tmp_path))
     for i, norm in enumerate(("group", "layer", "batch", "instance")):  # files listed in another order
         save_model(TransformerNet(norm, "slim", num_styles=2), tmp_path / f"zoo_{norm}.safetensors",
-                   {"styles": ["starry_night", "great_wave"], "arch": "johnson",
+                   {"styles": ["starry_night", "great_wave"], "arch": ZOO_ARCH,
                     "loss_curve": [[0, 9.0 + i, 1.0, 7.0, 1.0], [10, 4.0 + i, 1.5, 2.0, 0.5]]})
     save_model(TransformerNet("instance", "slim"), tmp_path / "alone.safetensors",
-               {"style": "the_scream", "arch": "johnson", "loss_curve": [[0, 5.0, 1.0, 3.0, 1.0]]})
+               {"style": "the_scream", "arch": ZOO_ARCH, "loss_curve": [[0, 5.0, 1.0, 3.0, 1.0]]})
     groups = handlers.curve_groups()
     assert groups == [("The Starry Night, The Great Wave off Kanagawa", "great_wave"), ("The Scream", "the_scream")]
     norms = list(dict.fromkeys(handlers.loss_curves("starry_night")["norm"]))

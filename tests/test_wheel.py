@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 NOT_SOURCE = (".git", ".venv", "venv", "data", "runs", "build", "dist", "*.egg-info", "__pycache__",
               ".pytest_cache", ".gradio")
 SHIPPED_FILES = {"zoo4_instance.safetensors", "zoo4_batch.safetensors", "zoo4_layer.safetensors",
-                 "zoo4_group.safetensors", "starry_night_instance_slim.safetensors"}
+                 "zoo4_group.safetensors"}
 
 
 def run(argv: list, cwd: Path) -> subprocess.CompletedProcess:
