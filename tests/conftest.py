@@ -57,7 +57,10 @@ def style_file(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def weights_folder(tmp_path_factory):
-    """Untrained models for two styles x four norms, the layout of the shipped weights/ folder."""
+    """Untrained models for two styles x four norms, the layout of the shipped weights/ folder. The
+    registry looks models up by the header's `arch`, so they are labelled ZOO_ARCH; the networks keep
+    the Johnson width (their architecture is read from `arch_config`), which the pixel-level
+    expectations of the tests that use them were written for."""
     folder = tmp_path_factory.mktemp("weights")
     for style in ("starry_night", "great_wave"):
         for norm in ("instance", "batch", "layer", "group"):
