@@ -4,9 +4,10 @@ scratch, for docs/add_style.md.
 Each run advances in segments (`--steps N --resume`: batches are a pure function of seed and
 step, so a segmented run ends where an uninterrupted one would). After each segment the file is
 scored on held-out photos with `style-app evaluate` (not counted in the time), and a row goes to
-<out>/curves.jsonl: wall and CPU minutes so far, Gram style ratio, palette ratio, content loss.
-Both runs use the base network's own training settings (crop size, batch, loss), so they
-optimize the same loss at the same size.
+<out>/curves.jsonl: wall and CPU minutes so far, Gram style ratio, palette ratio, content loss;
+a later invocation with further steps continues the run and its clock. Both runs use the base
+network's own architecture and training settings (crop size, batch, loss), so they optimize the
+same loss at the same size.
 `--grid-at` also keeps the evaluate grid at those steps. Finally <out>/curves.md and
 <out>/<painting>_curves.png show the curves.
 
@@ -39,15 +40,15 @@ def cli(*args: str) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def base_settings(base: str) -> tuple[str, dict]:
-    """The base network's norm and its own training settings (crop size, batch, loss and its
-    weights): add-style uses them by default, and `train` from scratch gets the same, so both runs
-    optimize the same loss at the same size."""
+def base_settings(base: str) -> tuple[str, str, dict]:
+    """The base network's norm, architecture and own training settings (crop size, batch, loss and
+    its weights): add-style uses them by default, and `train` from scratch gets the same, so both
+    runs optimize the same loss at the same size with the same network."""
     from style_app.training import add_style
-    from style_app.weights import read_metadata
+    from style_app.weights import arch_of, read_metadata
 
     meta = read_metadata(add_style.resolve_base(base))
-    return meta["train_config"]["norm"], add_style.base_settings(meta)
+    return meta["train_config"]["norm"], arch_of(meta), add_style.base_settings(meta)
 
 
 def command(mode: str, steps: int, out: Path, a: argparse.Namespace) -> list[str]:
@@ -59,7 +60,7 @@ def command(mode: str, steps: int, out: Path, a: argparse.Namespace) -> list[str
               "--quiet", *(["--resume"] if out.with_suffix(".ckpt").exists() else [])]
     if mode == "add-style":
         return ["add-style", a.painting, "--base", a.base, *common, *a.add_style_flags.split()]
-    return ["train", "--style-image", a.painting, "--norm", a.norm, *common]
+    return ["train", "--style-image", a.painting, "--norm", a.norm, "--arch", a.arch, *common]
 
 
 def score(out: Path, grid: Path | None, a: argparse.Namespace) -> dict:
@@ -72,9 +73,19 @@ def score(out: Path, grid: Path | None, a: argparse.Namespace) -> dict:
     return {k: row[k] for k in MEASURES}
 
 
+def clock(mode: str, a: argparse.Namespace) -> tuple[float, float]:
+    """Wall and CPU seconds the run already took: its last row in <out>/curves.jsonl, so a later
+    invocation with further steps continues the run's clock instead of restarting it."""
+    log = Path(a.out) / "curves.jsonl"
+    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    done = [r for r in rows if r["mode"] == mode and r["painting"] == Path(a.painting).stem]
+    last = max(done, key=lambda r: r["steps"], default={"wall_min": 0.0, "cpu_min": 0.0})
+    return last["wall_min"] * 60, last["cpu_min"] * 60
+
+
 def measure(mode: str, schedule: list[int], a: argparse.Namespace) -> None:
     """Advance one run segment by segment, scoring it after each into <out>/curves.jsonl."""
-    out, wall, cpu = Path(a.out) / mode / f"{Path(a.painting).stem}.safetensors", 0.0, 0.0
+    out, (wall, cpu) = Path(a.out) / mode / f"{Path(a.painting).stem}.safetensors", clock(mode, a)
     for steps in schedule:
         start = time.perf_counter()
         cpu += cli(*command(mode, steps, out, a))
@@ -136,7 +147,7 @@ def main() -> None:
                    help="which runs to advance now (`train` needs only the base's settings, so it can run "
                         "while the base trains); the table and plot show every row of <out>/curves.jsonl")
     a = p.parse_args()
-    a.norm, a.settings = base_settings(a.base)
+    a.norm, a.arch, a.settings = base_settings(a.base)
     Path(a.out).mkdir(parents=True, exist_ok=True)
     for mode in a.runs:
         measure(mode, a.add_steps if mode == "add-style" else a.train_steps, a)
