@@ -73,12 +73,16 @@ def score(out: Path, grid: Path | None, a: argparse.Namespace) -> dict:
     return {k: row[k] for k in MEASURES}
 
 
+def read_rows(out: str) -> list[dict]:
+    """The rows of <out>/curves.jsonl so far (none before the first segment)."""
+    log = Path(out) / "curves.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
 def clock(mode: str, a: argparse.Namespace) -> tuple[float, float]:
     """Wall and CPU seconds the run already took: its last row in <out>/curves.jsonl, so a later
     invocation with further steps continues the run's clock instead of restarting it."""
-    log = Path(a.out) / "curves.jsonl"
-    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    done = [r for r in rows if r["mode"] == mode and r["painting"] == Path(a.painting).stem]
+    done = [r for r in read_rows(a.out) if r["mode"] == mode and r["painting"] == Path(a.painting).stem]
     last = max(done, key=lambda r: r["steps"], default={"wall_min": 0.0, "cpu_min": 0.0})
     return last["wall_min"] * 60, last["cpu_min"] * 60
 
@@ -151,7 +155,7 @@ def main() -> None:
     Path(a.out).mkdir(parents=True, exist_ok=True)
     for mode in a.runs:
         measure(mode, a.add_steps if mode == "add-style" else a.train_steps, a)
-    rows = [json.loads(line) for line in (Path(a.out) / "curves.jsonl").read_text().splitlines()]
+    rows = read_rows(a.out)
     (Path(a.out) / "curves.md").write_text(table(rows))
     plot(rows, Path(a.out) / f"{Path(a.painting).stem}_curves.png")
     print(table(rows))
