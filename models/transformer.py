@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .noise import coordinate_noise
 from .norms import StyleConditional, make_norm
 
 
@@ -22,14 +23,21 @@ class ArchConfig:
     channels: tuple[int, int, int] = (32, 64, 128)
     res_blocks: int = 5
     edge_kernel: int = 9  # kernel of the first and the last convolution
+    # noise planes fed beside the photo: texture to paint where the photo is flat (Ulyanov et al. 2016)
+    noise_channels: int = 0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """As stored in a weights file's header; without noise_channels when there are none, so
+        networks without noise keep the header older versions read."""
+        d = asdict(self)
+        if not self.noise_channels:
+            del d["noise_channels"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ArchConfig":
         return cls(channels=tuple(d["channels"]), res_blocks=int(d["res_blocks"]),
-                   edge_kernel=int(d["edge_kernel"]))
+                   edge_kernel=int(d["edge_kernel"]), noise_channels=int(d.get("noise_channels", 0)))
 
 
 ARCHS: dict[str, ArchConfig] = {
@@ -37,6 +45,7 @@ ARCHS: dict[str, ArchConfig] = {
     # ~13x fewer parameters (129 k) and ~7x fewer FLOPs: narrow full-resolution layers (they
     # dominate the cost) and 32 channels below, like Magenta's 166 k-parameter network
     "slim": ArchConfig(channels=(16, 32, 32)),
+    "slim-noise": ArchConfig(channels=(16, 32, 32), noise_channels=1),
 }
 #: The shipped zoo's architecture: what the CLI, the Stylizer and the UI serve, and what `train`
 #: trains, when no architecture is named.
@@ -81,7 +90,7 @@ class TransformerNet(nn.Module):
             arch = ARCHS[arch]
         self.norm, self.arch, self.num_styles = norm, arch, num_styles
         c1, c2, c3 = arch.channels
-        self.enc1 = ConvNormReLU(3, c1, arch.edge_kernel, 1, norm, num_styles)
+        self.enc1 = ConvNormReLU(3 + arch.noise_channels, c1, arch.edge_kernel, 1, norm, num_styles)
         self.enc2 = ConvNormReLU(c1, c2, 3, 2, norm, num_styles)
         self.enc3 = ConvNormReLU(c2, c3, 3, 2, norm, num_styles)
         self.res = nn.Sequential(*(ResidualBlock(c3, norm, num_styles) for _ in range(arch.res_blocks)))
@@ -101,13 +110,24 @@ class TransformerNet(nn.Module):
             if isinstance(module, StyleConditional):
                 module.mix.copy_(style)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def with_noise(self, x: torch.Tensor, origin: tuple[int, int]) -> torch.Tensor:
+        """The photo with the noise planes appended (models.noise): fresh noise in training, the
+        fixed coordinate noise from pixel (top, left) = `origin` when serving."""
+        shape = (x.shape[0], self.arch.noise_channels, *x.shape[-2:])
+        if self.training:
+            noise = torch.rand(shape, device=x.device)
+        else:
+            noise = coordinate_noise(*shape, origin=origin, device=x.device)
+        return torch.cat([x, noise.to(x)], 1)
+
+    def forward(self, x: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        """`origin`: where `x` lies in a larger picture (a tile's top-left pixel), for the noise planes."""
         height, width = x.shape[-2:]
         smallest = max(self.arch.edge_kernel // 2 + 1, 5)  # reflection padding needs this much
         if height < smallest or width < smallest:
             x = F.pad(x, (0, max(smallest - width, 0), 0, max(smallest - height, 0)), mode="replicate")
-            return self.forward(x)[..., :height, :width]
-        h1 = self.enc1(x)
+            return self.forward(x, origin)[..., :height, :width]
+        h1 = self.enc1(self.with_noise(x, origin) if self.arch.noise_channels else x)
         h2 = self.enc2(h1)
         h = self.res(self.enc3(h2))
         h = self.dec2(F.interpolate(h, size=h2.shape[-2:], mode="nearest"))

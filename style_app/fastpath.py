@@ -57,8 +57,9 @@ class InferenceNet:
         return "bf16 weights, channels_last"
 
     @torch.inference_mode()
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+    def __call__(self, batch: torch.Tensor, origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        """`origin`: the batch's top-left pixel in a larger picture (tiles; see TransformerNet)."""
         x = batch.to(self.device).contiguous(memory_format=self.memory_format)
         if self.dtype is not None:
             x = x.to(self.dtype)
-        return self.model(x).float()
+        return self.model(x, origin).float()

@@ -25,7 +25,7 @@ TILE = 1024  # side of the tiles the network sees
 OVERLAP = 128  # pixels shared by neighbouring tiles and cross-faded
 STATS_SIDE = 1024  # longer side of the downscaled copy the norm statistics are recorded on
 
-Network = Callable[[torch.Tensor], torch.Tensor]
+Network = Callable[..., torch.Tensor]  # net(batch) or net(tile, (top, left)), as fastpath.InferenceNet
 
 
 def whole_image_stats(model: nn.Module, net: Network, image: torch.Tensor,
@@ -69,7 +69,7 @@ def stylize_tiled(model: nn.Module, net: Network, image: torch.Tensor, tile: int
         for top in tile_starts(height, tile, overlap):
             for left in tile_starts(width, tile, overlap):
                 h, w = min(tile, height - top), min(tile, width - left)
-                result = net(image[..., top:top + h, left:left + w]).float().cpu()
+                result = net(image[..., top:top + h, left:left + w], (top, left)).float().cpu()
                 weight = (ramp(h, top, tile, overlap, height)[:, None]
                           * ramp(w, left, tile, overlap, width)[None, :])
                 out[..., top:top + h, left:left + w] += result * weight

@@ -40,6 +40,7 @@ JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve", "style
 #: Bounds on what a header may ask us to build, checked before anything is built: far above any
 #: real network (johnson: channels 32/64/128, 5 blocks, kernel 9), far below what hurts.
 MAX_CHANNELS, MAX_RES_BLOCKS, MAX_EDGE_KERNEL, MAX_STYLES = 1024, 64, 15, 1024
+MAX_NOISE_CHANNELS = 8
 log = logging.getLogger(__name__)
 _user_dir_override: Path | None = None
 
@@ -180,8 +181,9 @@ def _style_file_problem(meta: dict) -> str:
 
 def _arch_problem(arch: object) -> str:
     """Bounds on the architecture a header asks for; '' when it is within them."""
-    if not isinstance(arch, dict) or set(arch) != {"channels", "res_blocks", "edge_kernel"}:
-        return "arch_config must hold exactly channels, res_blocks and edge_kernel"
+    required, optional = {"channels", "res_blocks", "edge_kernel"}, {"noise_channels"}
+    if not isinstance(arch, dict) or not required <= set(arch) <= required | optional:
+        return "arch_config must hold channels, res_blocks, edge_kernel and optionally noise_channels"
     channels, blocks, kernel = arch["channels"], arch["res_blocks"], arch["edge_kernel"]
     if not (isinstance(channels, list) and len(channels) == 3 and all(_whole(c, 1, MAX_CHANNELS) for c in channels)):
         return f"channels must be 3 whole numbers from 1 to {MAX_CHANNELS}"
@@ -189,6 +191,8 @@ def _arch_problem(arch: object) -> str:
         return f"res_blocks must be a whole number from 0 to {MAX_RES_BLOCKS}"
     if not (_whole(kernel, 1, MAX_EDGE_KERNEL) and kernel % 2):
         return f"edge_kernel must be an odd number from 1 to {MAX_EDGE_KERNEL}"
+    if not _whole(arch.get("noise_channels", 0), 0, MAX_NOISE_CHANNELS):
+        return f"noise_channels must be a whole number from 0 to {MAX_NOISE_CHANNELS}"
     return ""
 
 

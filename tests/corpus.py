@@ -220,6 +220,8 @@ HOSTILE_HEADERS: dict[str, dict[str, str]] = {
     "arch_float": {"arch_config": '{"channels": [32.5, 64, 128], "res_blocks": 5, "edge_kernel": 9}'},
     "arch_even_kernel": {"arch_config": '{"channels": [32, 64, 128], "res_blocks": 5, "edge_kernel": 8}'},
     "arch_bool": {"arch_config": '{"channels": [32, 64, 128], "res_blocks": true, "edge_kernel": 9}'},
+    "arch_noise_many": {"arch_config": '{"channels": [16, 32, 32], "res_blocks": 5, "edge_kernel": 9, "noise_channels": 1000}'},
+    "arch_unknown_key": {"arch_config": '{"channels": [16, 32, 32], "res_blocks": 5, "edge_kernel": 9, "dropout": 1}'},
     "deeply_nested": {"final_losses": "[" * 100_000 + "]" * 100_000},
     "styles_a_string": {"styles": '"starry_night"'},
     "styles_repeated": {"styles": '["starry_night", "starry_night"]'},
