@@ -114,8 +114,8 @@ class TransformerNet(nn.Module):
         """The photo with the noise planes appended (models.noise): fresh noise in training, the
         fixed coordinate noise from pixel (top, left) = `origin` when serving."""
         shape = (x.shape[0], self.arch.noise_channels, *x.shape[-2:])
-        if self.training:
-            noise = torch.rand(shape, device=x.device)
+        if self.training:  # drawn from the CPU generator, which a checkpoint saves: resume stays exact on CUDA
+            noise = torch.rand(shape)
         else:
             noise = coordinate_noise(*shape, origin=origin, device=x.device)
         return torch.cat([x, noise.to(x)], 1)

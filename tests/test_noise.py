@@ -7,7 +7,9 @@ from models.noise import coordinate_noise
 from models.transformer import TransformerNet
 from style_app.fastpath import InferenceNet
 from style_app.tiling import stylize_tiled
+from style_app.training.train import train
 from style_app.weights import load_model, save_model
+from helpers import tiny_config
 
 
 def test_coordinate_noise_is_uniform_white_noise_fixed_by_position():
@@ -61,3 +63,14 @@ def test_noise_network_exports_to_onnx(tmp_path):
     torch.manual_seed(0)
     net = TransformerNet("instance", "slim-noise").eval()
     assert check_onnx(export_onnx(net, tmp_path / "n.onnx"), net) < 1e-3
+
+
+def test_training_with_noise_resumes_exactly(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    """The noise is drawn from the RNG a checkpoint saves and restores."""
+    whole = tiny_config(tmp_path / "whole", photo_dir, style_file, tiny_vgg_file, arch="slim-noise", steps=6)
+    train(whole, progress=False)
+    train(tiny_config(tmp_path / "split", photo_dir, style_file, tiny_vgg_file, arch="slim-noise", steps=3), progress=False)
+    rest = tiny_config(tmp_path / "split", photo_dir, style_file, tiny_vgg_file, arch="slim-noise", steps=6, resume="auto")
+    train(rest, progress=False)
+    a, b = load_model(whole.out)[0].state_dict(), load_model(rest.out)[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
