@@ -45,11 +45,12 @@ ARCHS: dict[str, ArchConfig] = {
     # ~13x fewer parameters (129 k) and ~7x fewer FLOPs: narrow full-resolution layers (they
     # dominate the cost) and 32 channels below, like Magenta's 166 k-parameter network
     "slim": ArchConfig(channels=(16, 32, 32)),
+    # the same with a noise plane beside the photo (models/noise.py): strokes where the photo is flat
     "slim-noise": ArchConfig(channels=(16, 32, 32), noise_channels=1),
 }
 #: The shipped zoo's architecture: what the CLI, the Stylizer and the UI serve, and what `train`
 #: trains, when no architecture is named.
-ZOO_ARCH = "slim"
+ZOO_ARCH = "slim-noise"
 
 
 def conv(in_ch: int, out_ch: int, kernel: int, stride: int = 1) -> nn.Conv2d:
