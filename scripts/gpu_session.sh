@@ -79,6 +79,6 @@ for snapshot in "$RUN"/step_*; do
 done
 # 3. time
 if [ -n "$BENCH_SIZES" ]; then
-  python3 -m style_app bench --device "$DEVICE" --arch slim johnson ${NORMS:+--norm $NORMS} --sizes $BENCH_SIZES \
+  python3 -m style_app bench --device "$DEVICE" --arch slim-noise slim johnson ${NORMS:+--norm $NORMS} --sizes $BENCH_SIZES \
     --json "$RUN/bench_cuda.json"
 fi
