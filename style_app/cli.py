@@ -47,6 +47,8 @@ TRAIN_RANGES = {
                            "away from the painting's pays"),
     "tone_weight": (float, 0.0, None, False, "weight of the tone term: a picture whose coarse lights and darks "
                     "follow its photo's more weakly than the photo's own pays"),
+    "palette_weight": (float, 0.0, None, False, "weight of the palette term: the batch's RGB pixels distributed "
+                       "unlike the painting's (sliced Wasserstein) pay"),
     "zoom": (float, 1.0, 16.0, False, "crops from photos enlarged up to this many times"),
     "lr": (float, 0.0, 10.0, True, "Adam learning rate"),
     "style_lr": (float, 0.0, 10.0, True, "several paintings: learning rate of their own norm scales and shifts "
@@ -176,7 +178,8 @@ def add_recalibrate(sub: argparse._SubParsersAction) -> None:
 def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
     """The flags `train` and `add-style` share: TrainConfig's numbers (each range-checked, see
     TRAIN_RANGES) and loss, and how to run."""
-    from style_app.training.losses import CONTENT_LAYERS, GRAM_LAYERS, REGION_PX, STYLE_LAYERS, STYLE_LOSSES
+    from style_app.training.losses import (CONTENT_LAYERS, GRAM_LAYERS, LAPLACIAN_MODES, REGION_PX, STYLE_LAYERS,
+                                           STYLE_LOSSES)
     for name, (kind, low, high, above, text) in TRAIN_RANGES.items():
         default = "" if defaults[name] is None else f" (default: {defaults[name]})"
         p.add_argument("--" + name.replace("_", "-"), type=number_in(kind, low, high, above), default=defaults[name],
@@ -185,6 +188,9 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
                    default=defaults["laplacian_pools"], help="the Laplacian loss compares the images average-pooled "
                    "by each N (the mean over them; default 4 8 16, those the crop holds: 4 alone misses large "
                    "soft patches)")
+    p.add_argument("--laplacian-mode", choices=LAPLACIAN_MODES, default=defaults["laplacian_mode"],
+                   help="both: any contour unlike the photo's pays; stronger: only contours stronger than the "
+                   f"photo's (droplets, glows), not softened ones, so no halos (default: {defaults['laplacian_mode']})")
     p.add_argument("--gram-layers", nargs="+", choices=STYLE_LAYERS, metavar="LAYER", default=defaults["gram_layers"],
                    help=f"the VGG layers --gram-weight compares, among {' '.join(STYLE_LAYERS)} "
                    f"(default: {' '.join(GRAM_LAYERS)})")

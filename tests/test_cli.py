@@ -173,6 +173,7 @@ BAD_FLAGS = [
     ("train", "--tv-weight", "nan"), ("train", "--seed", "-1"),
     ("train", "--zoom", "0.5"), ("train", "--zoom", "nan"), ("train", "--zoom", "inf"),
     ("train", "--norm", "weight"), ("train", "--arch", "huge"), ("train", "--content-layer", "relu9_9"),
+    ("train", "--laplacian-mode", "weaker"), ("train", "--palette-weight", "-1"), ("add-style", "--laplacian-mode", "x"),
     ("add-style", "--steps", "0"), ("add-style", "--image-size", "100000"), ("add-style", "--batch-size", "0"),
     ("add-style", "--zoom", "0.5"), ("add-style", "--lr", "nan"), ("add-style", "--style-weight", "-1"),
     ("add-style", "--content-layer", "relu9_9"),

@@ -328,3 +328,44 @@ def test_mean_colour_term_pulls_the_batch_mean_to_the_paintings():
     balanced = painting.expand(2, -1, -1, -1) + torch.tensor([0.1, -0.1]).view(2, 1, 1, 1)
     assert loss(balanced, photo)["mean_colour"].item() < 1e-10
     assert "mean_colour" not in PerceptualLoss(vgg, painting, style_loss="sliced-batch")(light, photo)
+
+
+def test_stronger_laplacian_mode_charges_new_contours_not_softened_ones():
+    """A dark post on a light field, its field darkened so the edge is half as strong (what a painting
+    does to a figure on a light field), costs nothing in mode "stronger" and something in "both"
+    (which pays the network to redraw the edge with a pale band: a halo); a blob where the photo is
+    smooth costs in both."""
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="ij")
+    photo = torch.full((1, 3, 64, 64), 0.8)
+    photo[..., :, 28:36] = 0.1                                   # the dark post
+    softened = 0.45 + 0.5 * (photo - 0.45)                       # the field darkened toward the post
+    blob = photo + 0.3 * torch.exp(-((xx - 0.2) ** 2 + (yy - 0.5) ** 2) / 0.005)
+    vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
+    both = PerceptualLoss(vgg, photo, laplacian_weight=1.0)
+    stronger = PerceptualLoss(vgg, photo, laplacian_weight=1.0, laplacian_mode="stronger")
+    assert both(softened, photo)["laplacian"].item() > 0.1
+    assert stronger(softened, photo)["laplacian"].item() == 0
+    assert stronger(blob, photo)["laplacian"].item() > 0.01
+    assert stronger(blob, photo)["laplacian"].item() <= both(blob, photo)["laplacian"].item()
+    with pytest.raises(ValueError, match="Laplacian mode"):
+        PerceptualLoss(vgg, photo, laplacian_weight=1.0, laplacian_mode="weaker")
+
+
+def test_palette_term_pulls_the_batchs_colours_to_the_paintings_pooled():
+    """The batch's RGB pixels, pooled, against the painting's: a painting half blue, half cream is
+    matched by one blue picture beside one cream one (no photo must hold every colour), not by two
+    cream ones; descending the term moves a cream batch's pixels toward the blue."""
+    torch.manual_seed(0)
+    vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
+    blue, cream = torch.tensor([0.1, 0.2, 0.5]), torch.tensor([0.9, 0.85, 0.7])
+    painting = torch.cat([blue.view(1, 3, 1, 1).expand(1, 3, 32, 16), cream.view(1, 3, 1, 1).expand(1, 3, 32, 16)], -1)
+    loss = PerceptualLoss(vgg, painting, style_loss="sliced-batch", palette_weight=1.0)
+    photo = torch.rand(2, 3, 32, 32)
+    pair = torch.stack([blue.view(3, 1, 1).expand(3, 32, 32), cream.view(3, 1, 1).expand(3, 32, 32)])
+    creams = torch.stack([cream.view(3, 1, 1).expand(3, 32, 32)] * 2).clone().requires_grad_()
+    assert loss(pair, photo)["palette"].item() < 1e-3
+    term = loss(creams, photo)["palette"]
+    assert term.item() > 0.1
+    term.backward()
+    assert (creams.grad[:, 0] > 0).any() and (creams.grad[:, 2] < 0).any()  # some pixels pulled bluer
+    assert "palette" not in PerceptualLoss(vgg, painting, style_loss="sliced-batch")(creams, photo)

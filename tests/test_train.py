@@ -242,7 +242,7 @@ def test_gram_weight_is_checked_logged_recorded_and_must_match_on_resume(tmp_pat
 
 
 @pytest.mark.parametrize("setting, term", [("contrast_weight", "contrast"), ("mean_colour_weight", "mean_colour"),
-                                           ("tone_weight", "tone")])
+                                           ("tone_weight", "tone"), ("palette_weight", "palette")])
 def test_term_weight_is_logged_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file, tiny_vgg_file,
                                                                  setting, term):
     cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, **{setting: 5.0})
@@ -263,6 +263,17 @@ def test_contrast_window_is_checked_recorded_and_must_match_on_resume(tmp_path, 
     resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, contrast_weight=1.0, steps=cfg.steps + 2,
                           resume="auto")
     with pytest.raises(TrainingError, match=r"contrast_window \(8 vs 0\)"):
+        train(resumed, progress=False)
+
+
+def test_laplacian_mode_is_checked_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file, tiny_vgg_file):
+    with pytest.raises(TrainingError, match="--laplacian-mode weaker: choose among both, stronger"):
+        tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_mode="weaker")
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_weight=1.0, laplacian_mode="stronger")
+    assert read_metadata(train(cfg, progress=False))["train_config"]["laplacian_mode"] == "stronger"
+    resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_weight=1.0, steps=cfg.steps + 2,
+                          resume="auto")
+    with pytest.raises(TrainingError, match=r"laplacian_mode \(stronger vs both\)"):
         train(resumed, progress=False)
 
 

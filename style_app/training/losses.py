@@ -57,6 +57,16 @@ def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return err / target.float().pow(2).sum(dims).clamp_min(torch.finfo(torch.float32).tiny)
 
 
+def stronger_contours(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample ||relu(|x| - |target|)||^2 / ||target||^2: like relative_mse, but only where x bends
+    more sharply than the target. A contour the photo does not have (a droplet, a glow) pays; a
+    contour painted softer than the photo's (a dark figure on a darkened field) does not, so the
+    network is not paid to redraw it with a pale band (a halo)."""
+    dims = tuple(range(1, x.dim()))
+    err = (x.float().abs() - target.float().abs()).clamp_min(0).pow(2).sum(dims)
+    return err / target.float().pow(2).sum(dims).clamp_min(torch.finfo(torch.float32).tiny)
+
+
 def sample_positions(features: torch.Tensor, count: int = SLICE_POSITIONS) -> torch.Tensor:
     """(..., C, H, W) features -> at most `count` feature vectors (a random subset, drawn from the
     global RNG so a resumed run draws the same): (..., C, P)."""
@@ -105,6 +115,9 @@ def sliced_wasserstein(projected: torch.Tensor, target: torch.Tensor) -> torch.T
 LAPLACIAN_POOL = 4  # the Laplacian loss compares structure coarser than this many pixels (Li et al. 2017)
 LAPLACIAN_SIDE = 3  # pixels a pooled image needs per side for the 3x3 Laplacian
 LAPLACIAN_POOLS = (4, 8, 16)  # train's default scales: 4 alone misses large soft patches (docs/quality.md, S3)
+#: How the Laplacian term prices a picture's contours against its photo's: both: any difference;
+#: stronger: only contours stronger than the photo's (no halos round softened edges, docs/quality.md).
+LAPLACIAN_MODES = {"both": relative_mse, "stronger": stronger_contours}
 
 
 def laplacian(images: torch.Tensor, pool: int = LAPLACIAN_POOL) -> torch.Tensor:
@@ -162,11 +175,11 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
 #: with, which --resume must match and add-style takes from its base.
 LOSS_SETTINGS = ("content_layer", "content_weight", "style_weight", "tv_weight", "style_loss", "laplacian_weight",
                  "laplacian_pools", "texture_weight", "gram_weight", "gram_layers", "contrast_weight",
-                 "mean_colour_weight", "contrast_window", "tone_weight")
+                 "mean_colour_weight", "contrast_window", "tone_weight", "laplacian_mode", "palette_weight")
 #: The optional terms switched off: what a network or checkpoint that records no such setting (it
 #: predates the term) was trained with.
 TERMS_OFF = {"gram_weight": 0.0, "gram_layers": STYLE_LAYERS, "contrast_weight": 0.0, "contrast_window": 0,
-             "mean_colour_weight": 0.0, "tone_weight": 0.0}
+             "mean_colour_weight": 0.0, "tone_weight": 0.0, "laplacian_mode": "both", "palette_weight": 0.0}
 
 
 class PerceptualLoss(nn.Module):
@@ -177,7 +190,8 @@ class PerceptualLoss(nn.Module):
     a contrast term (no picture, or with `contrast_window` no square of it, paler than its photo's) and
     a mean-colour term (the batch's mean colour is the painting's: the content loss otherwise keeps each
     picture as light as its photo) and a tone term (each picture keeps its photo's coarse lights and darks
-    at full strength: the contrast the photo has, drawn where the photo has it)."""
+    at full strength: the contrast the photo has, drawn where the photo has it) and a palette term (the
+    batch's RGB pixels, pooled, distributed as the painting's: its colour masses, not only its mean)."""
 
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
                  content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
@@ -185,7 +199,7 @@ class PerceptualLoss(nn.Module):
                  laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,), texture_weight: float = TEXTURE_WEIGHT,
                  gram_weight: float = 0.0, gram_layers: tuple[str, ...] = STYLE_LAYERS,
                  contrast_weight: float = 0.0, mean_colour_weight: float = 0.0, contrast_window: int = 0,
-                 tone_weight: float = 0.0):
+                 tone_weight: float = 0.0, laplacian_mode: str = "both", palette_weight: float = 0.0):
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")
@@ -193,10 +207,13 @@ class PerceptualLoss(nn.Module):
             raise ValueError(f"style loss must be one of {', '.join(STYLE_LOSSES)}")
         if gram_weight and style_loss == "gram":
             raise ValueError("a Gram term goes beside a sliced style loss; with the Gram loss raise the style weight")
+        if laplacian_mode not in LAPLACIAN_MODES:
+            raise ValueError(f"Laplacian mode must be one of {', '.join(LAPLACIAN_MODES)}")
         if not gram_layers or set(gram_layers) - set(STYLE_LAYERS):
             raise ValueError(f"Gram layers must be among {', '.join(STYLE_LAYERS)}")
         self.vgg, self.content_layer, self.kind, self.pools = vgg, content_layer, style_loss, laplacian_pools
         self.texture_weight, self.contrast_window = texture_weight, contrast_window
+        self.contour_price = LAPLACIAN_MODES[laplacian_mode]
         self.gram_layers = tuple(name for name in STYLE_LAYERS if name in gram_layers)
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
         if laplacian_weight:
@@ -210,6 +227,9 @@ class PerceptualLoss(nn.Module):
             self.register_buffer("painting_mean", style_image.float().mean((0, 2, 3)))
         if tone_weight:
             self.weights["tone"] = tone_weight
+        if palette_weight:
+            self.weights["palette"] = palette_weight
+            self.register_buffer("painting_pixels", sample_positions(style_image[0].float()))
         with torch.no_grad():
             feats = vgg(style_image.float())
             for name in STYLE_LAYERS:
@@ -257,6 +277,14 @@ class PerceptualLoss(nn.Module):
             err = err + self.texture_weight * local.view(n, -1).mean(1)
         return err
 
+    def palette(self, stylized: torch.Tensor) -> torch.Tensor:
+        """Sliced Wasserstein distance of the batch's RGB pixels, pooled, to the painting's, along
+        fresh random directions in RGB (the palette ratio's measure, as a loss)."""
+        pixels = sample_positions(stylized.float().transpose(0, 1).flatten(1)[:, None])  # (3, P)
+        directions = F.normalize(torch.randn(3, SLICES), dim=0).to(stylized.device)
+        return sliced_wasserstein(sorted_projections(pixels[None], directions),
+                                  sorted_projections(self.painting_pixels, directions))[0]
+
     @torch.no_grad()
     def photo_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         """What a stylized picture is compared with from its photo: the photo's VGG features at the
@@ -281,7 +309,7 @@ class PerceptualLoss(nn.Module):
                  "style": self.style_loss(feats).mean(),
                  "tv": total_variation(stylized).mean()}
         if "laplacian" in self.weights:  # new contours where the photo has none: blobs (docs/quality.md)
-            terms["laplacian"] = torch.stack([relative_mse(laplacian(stylized, k), targets[f"laplacian_{k}"]).mean()
+            terms["laplacian"] = torch.stack([self.contour_price(laplacian(stylized, k), targets[f"laplacian_{k}"]).mean()
                                               for k in self.pools]).mean()
         if "gram" in self.weights:  # each picture's channel correlations too, at the layers chosen
             terms["gram"] = torch.stack([gram_loss(feats[k], getattr(self, f"gram_{k}"))
@@ -292,5 +320,7 @@ class PerceptualLoss(nn.Module):
             terms["mean_colour"] = relative_mse(stylized.float().mean((0, 2, 3))[None], self.painting_mean[None])[0]
         if "tone" in self.weights:  # the photo's lights and darks as strong, where the photo has them
             terms["tone"] = tone_paleness(stylized, targets["tone"]).mean()
+        if "palette" in self.weights:  # pooled like the mean colour: no one photo must hold every colour
+            terms["palette"] = self.palette(stylized)
         terms["total"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms

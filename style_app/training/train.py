@@ -36,8 +36,8 @@ from style_app.training.data import ContentImages, StepBatches
 from style_app.errors import ImageError, Interrupted, OutputError, TrainingError, WeightsError
 from style_app.files import append_line, check_writable, stale_temp_files, write_atomically
 from style_app.images import fit_within, list_images, open_image, to_tensor
-from style_app.training.losses import (GRAM_LAYERS, GRAM_WEIGHT, LAPLACIAN_POOLS, LAPLACIAN_SIDE, LOSS_SETTINGS,
-                                       STYLE_LAYERS, TERMS_OFF, TEXTURE_WEIGHT, PerceptualLoss)
+from style_app.training.losses import (GRAM_LAYERS, GRAM_WEIGHT, LAPLACIAN_MODES, LAPLACIAN_POOLS, LAPLACIAN_SIDE,
+                                       LOSS_SETTINGS, STYLE_LAYERS, TERMS_OFF, TEXTURE_WEIGHT, PerceptualLoss)
 from style_app.paintings import describe, painting_paths, slug
 from style_app.runtime import autocast, autocast_dtype, memory_format_for, resolve_device
 from style_app.style_files import save_style
@@ -69,6 +69,7 @@ class TrainConfig:
     tv_weight: float = 10.0
     laplacian_weight: float = 2.0  # keep the photo's coarse contours: no new ones (blobs)
     laplacian_pools: tuple[int, ...] | None = None  # the scales it compares at (the mean); None: LAPLACIAN_POOLS
+    laplacian_mode: str = "both"  # which contours pay: any unlike the photo's, or only stronger ones (LAPLACIAN_MODES)
     content_layer: str = "relu2_2"
     style_loss: str = "sliced-texture"  # or "gram", "sliced", "sliced-batch", "sliced-tiles" (losses.STYLE_LOSSES)
     texture_weight: float = TEXTURE_WEIGHT  # sliced-texture: the texture term's share beside the colours
@@ -79,6 +80,7 @@ class TrainConfig:
     contrast_window: int = 0  # ... measured in squares of this many pixels (0: the whole picture)
     mean_colour_weight: float = 10.0  # the batch's mean colour away from the painting's pays this much
     tone_weight: float = 2.0  # a picture keeping its photo's coarse lights and darks weaker pays this much
+    palette_weight: float = 0.0  # the batch's RGB pixels distributed unlike the painting's pay this much
     lr: float = 1e-3
     style_lr: float | None = 1e-2  # a conditional network's per-style scale and shift (None: lr)
     decay_steps: int = 0  # the rates fall along a half cosine to LR_FLOOR of themselves by this step (0: constant)
@@ -113,6 +115,8 @@ class TrainConfig:
         if self.gram_weight and self.style_loss == "gram":
             raise TrainingError("--gram-weight adds a Gram term beside a sliced --style-loss; "
                                 "with --style-loss gram raise --style-weight instead")
+        if self.laplacian_mode not in LAPLACIAN_MODES:
+            raise TrainingError(f"--laplacian-mode {self.laplacian_mode}: choose among {', '.join(LAPLACIAN_MODES)}")
         if self.contrast_window > self.image_size:
             raise TrainingError(f"--contrast-window {self.contrast_window}: larger than the {self.image_size} px crops")
         too_coarse = [k for k in self.laplacian_pools if self.image_size // k < LAPLACIAN_SIDE]
