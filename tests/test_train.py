@@ -269,11 +269,11 @@ def test_contrast_window_is_checked_recorded_and_must_match_on_resume(tmp_path, 
 def test_laplacian_mode_is_checked_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file, tiny_vgg_file):
     with pytest.raises(TrainingError, match="--laplacian-mode weaker: choose among both, stronger"):
         tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_mode="weaker")
-    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_weight=1.0, laplacian_mode="stronger")
-    assert read_metadata(train(cfg, progress=False))["train_config"]["laplacian_mode"] == "stronger"
+    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_weight=1.0, laplacian_mode="both")
+    assert read_metadata(train(cfg, progress=False))["train_config"]["laplacian_mode"] == "both"
     resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_weight=1.0, steps=cfg.steps + 2,
                           resume="auto")
-    with pytest.raises(TrainingError, match=r"laplacian_mode \(stronger vs both\)"):
+    with pytest.raises(TrainingError, match=r"laplacian_mode \(both vs stronger\)"):
         train(resumed, progress=False)
 
 

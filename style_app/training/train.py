@@ -69,7 +69,8 @@ class TrainConfig:
     tv_weight: float = 10.0
     laplacian_weight: float = 2.0  # keep the photo's coarse contours: no new ones (blobs)
     laplacian_pools: tuple[int, ...] | None = None  # the scales it compares at (the mean); None: LAPLACIAN_POOLS
-    laplacian_mode: str = "both"  # which contours pay: any unlike the photo's, or only stronger ones (LAPLACIAN_MODES)
+    laplacian_mode: str = "stronger"  # which contours pay: only those stronger than the photo's (no halos), or
+    #                                  "both": any unlike the photo's (losses.LAPLACIAN_MODES)
     content_layer: str = "relu2_2"
     style_loss: str = "sliced-texture"  # or "gram", "sliced", "sliced-batch", "sliced-tiles" (losses.STYLE_LOSSES)
     texture_weight: float = TEXTURE_WEIGHT  # sliced-texture: the texture term's share beside the colours
