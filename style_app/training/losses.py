@@ -52,9 +52,13 @@ def gram_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-sample ||x - target||^2 / ||target||^2 (shape (N,))."""
-    dims = tuple(range(1, x.dim()))
-    err = (x.float() - target.float()).pow(2).sum(dims)
-    return err / target.float().pow(2).sum(dims).clamp_min(torch.finfo(torch.float32).tiny)
+    return _over_target((x.float() - target.float()).pow(2), target)
+
+
+def _over_target(squared_error: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample sum of a squared error over the target's squared norm (shape (N,))."""
+    dims = tuple(range(1, target.dim()))
+    return squared_error.sum(dims) / target.float().pow(2).sum(dims).clamp_min(torch.finfo(torch.float32).tiny)
 
 
 def stronger_contours(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -62,9 +66,7 @@ def stronger_contours(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     more sharply than the target. A contour the photo does not have (a droplet, a glow) pays; a
     contour painted softer than the photo's (a dark figure on a darkened field) does not, so the
     network is not paid to redraw it with a pale band (a halo)."""
-    dims = tuple(range(1, x.dim()))
-    err = (x.float().abs() - target.float().abs()).clamp_min(0).pow(2).sum(dims)
-    return err / target.float().pow(2).sum(dims).clamp_min(torch.finfo(torch.float32).tiny)
+    return _over_target((x.float().abs() - target.float().abs()).clamp_min(0).pow(2), target)
 
 
 def sample_positions(features: torch.Tensor, count: int = SLICE_POSITIONS) -> torch.Tensor:
