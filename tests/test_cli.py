@@ -101,8 +101,8 @@ def test_evaluate_scores_every_model(shipped, photo_dir, style_file, tiny_vgg_fi
     for s in scores:
         assert s["baseline_style_loss"] > 0 and s["ms_per_image"] > 0
         assert abs(s["style_ratio"] - s["style_loss"] / s["baseline_style_loss"]) < 1e-9
-        assert s["palette_ratio"] > 0 and s["contrast_ratio"] > 0 and s["blobs"] >= 0
-    assert "palette ratio" in out and "contrast ratio" in out and "blobs" in out
+        assert s["palette_ratio"] > 0 and s["contrast_ratio"] > 0 and s["blobs"] >= 0 and s["grid"] > 0
+    assert "palette ratio" in out and "contrast ratio" in out and "blobs" in out and "| grid |" in out
 
 
 def test_evaluate_scores_given_files_and_another_tools_pictures(shipped, photo_dir, style_file, tiny_vgg_file,

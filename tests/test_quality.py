@@ -57,3 +57,19 @@ def test_painted_texture_over_flat_areas_is_not_a_blob_but_a_dark_droplet_is():
     dark = graded.clone()
     dark[:, 32:64, 48:96] = 0.02                          # a dark smooth droplet, 2x3 patches
     assert quality.blob_count(dark, photo) == 6
+
+
+def test_grid_ratio_sees_a_faint_period_two_and_four_grid_and_not_texture():
+    torch.manual_seed(0)
+    g = torch.exp(-torch.arange(-4, 5).float() ** 2 / 4.5)      # Gaussian, sigma 1.5: smooth random strokes
+    kernel = (g[:, None] * g[None]) / g.sum() ** 2
+    texture = torch.nn.functional.conv2d(torch.rand(3, 1, 136, 168), kernel[None, None])[:, 0]
+    picture = 0.5 * smooth_photo() + 0.5 * texture
+    yy, xx = torch.meshgrid(torch.arange(128), torch.arange(160), indexing="ij")
+    checker = ((yy + xx) % 2).float() - 0.5                      # period 2 in both directions
+    lines = ((xx // 2) % 2).float() - 0.5                        # vertical lines every 4 pixels
+    clean = quality.grid_ratio(picture)
+    assert clean < 3
+    assert quality.grid_ratio(picture + 0.02 * checker) > 10 * clean   # 2% of the range: faint at 1x
+    assert quality.grid_ratio(picture + 0.02 * lines) > 10 * clean
+    assert quality.grid_ratio(picture + 0.02 * torch.rand(128, 160)) < 3   # fine noise is not a grid

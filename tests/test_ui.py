@@ -121,14 +121,15 @@ def test_compare_labels_each_norm_and_switches_bn_statistics(shipped):
 
 def test_compare_table_shows_the_held_out_scores(shipped):
     rows = [{"style": "great_wave", "norm": n, "arch": ZOO_ARCH, "style_ratio": r, "content_loss": 0.5,
-             "palette_ratio": 0.3, "contrast_ratio": 0.9, "blobs": 0.25} for n, r in (("instance", 0.4912), ("batch", 0.65))]
+             "palette_ratio": 0.3, "contrast_ratio": 0.9, "blobs": 0.25, "grid": 1.5}
+            for n, r in (("instance", 0.4912), ("batch", 0.65))]
     (shipped / handlers.SCORES_FILE).write_text(json.dumps(rows))
     try:
         table = handlers.latency_table(handlers.compare(random_photo(2, (36, 28)), "great_wave"), "great_wave")
     finally:
         (shipped / handlers.SCORES_FILE).unlink()
     assert list(table["Gram ratio"]) == ["0.491", "0.650", "not measured", "not measured"]
-    assert list(table.iloc[0])[3:] == ["0.300", "0.900", "0.250", "0.500"]  # palette, contrast, blobs, content
+    assert list(table.iloc[0])[3:] == ["0.300", "0.900", "0.250", "1.500", "0.500"]  # palette, contrast, blobs, grid, content
     (shipped / handlers.SCORES_FILE).write_text("{broken")
     try:
         assert handlers.held_out_scores() == {}

@@ -4,8 +4,8 @@ the photo, how it looks, and how fast.
 Gram style ratio: the relative Gram loss of the stylized picture over that of the unstylized
 photo (which fraction of the photo-to-painting distance remains, whatever the VGG). The loss
 alone is not enough to judge by (a lower ratio can come with paler, blotchier pictures), so each
-row also carries the measures of style_app.tools.quality: palette ratio, luminance contrast ratio and
-blob count. Any stylizer's outputs can be scored the same way from a folder (`stylized_dirs`),
+row also carries the measures of style_app.tools.quality: palette ratio, luminance contrast ratio,
+blob count and grid ratio. Any stylizer's outputs can be scored the same way from a folder (`stylized_dirs`),
 which is how a peer tool is compared.
 """
 from __future__ import annotations
@@ -53,6 +53,7 @@ class ModelScore:
     palette_ratio: float
     contrast_ratio: float
     blobs: float  # mean count per photo (style_app.tools.quality.blob_count)
+    grid: float  # mean per photo of style_app.tools.quality.grid_ratio: a fine regular grid pattern
     ms_per_image: float  # NaN for pictures read from a folder
     source: str = ""  # the model file's or the folder's name
 
@@ -101,12 +102,14 @@ class _Judge:
                 terms = loss(out, photo, targets)
             rows.append((terms["style"].item(), terms["content"].item(),
                          quality.palette_ratio(out[0], photo[0], painting),
-                         quality.contrast_ratio(out[0], photo[0]), quality.blob_count(out[0], photo[0]), seconds))
+                         quality.contrast_ratio(out[0], photo[0]), quality.blob_count(out[0], photo[0]),
+                         quality.grid_ratio(out[0]), seconds))
         self.columns.setdefault(style, []).append((source if norm == "-" else f"{norm}: {source}", shown))
-        style_loss, content, palette, contrast, blobs, seconds = (list(column) for column in zip(*rows))
+        style_loss, content, palette, contrast, blobs, grid, seconds = (list(column) for column in zip(*rows))
         style_mean = statistics.fmean(style_loss)
         return ModelScore(style, norm, arch, style_mean, statistics.fmean(content), baseline, style_mean / baseline,
                           statistics.fmean(palette), statistics.fmean(contrast), statistics.fmean(blobs),
+                          statistics.fmean(grid),
                           1000 * statistics.median(seconds), source)
 
 
@@ -204,10 +207,10 @@ def _style_loss(loss: PerceptualLoss, photo: torch.Tensor) -> float:
 
 def format_table(scores: list[ModelScore]) -> str:
     """A markdown table, one row per model."""
-    rows = ["| style | norm | arch | Gram style ratio | palette ratio | contrast ratio | blobs | content loss | ms/image |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| style | norm | arch | Gram style ratio | palette ratio | contrast ratio | blobs | grid | content loss "
+            "| ms/image |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     rows += [f"| {s.style} | {s.norm} | {s.arch} | {s.style_ratio:.3f} | {s.palette_ratio:.3f} | "
-             f"{s.contrast_ratio:.3f} | {s.blobs:.1f} | {s.content_loss:.3f} | "
+             f"{s.contrast_ratio:.3f} | {s.blobs:.1f} | {s.grid:.1f} | {s.content_loss:.3f} | "
              f"{'-' if math.isnan(s.ms_per_image) else f'{s.ms_per_image:.0f}'} |" for s in scores]
     return "\n".join(rows)
 

@@ -9,6 +9,10 @@
 - blobs: smooth spots the network paints into areas that are flat in the photo (walls, sky), pale
   or dark: 16x16-pixel patches flat in the photo and smooth in the picture whose colour is far
   from what the picture's own colour mapping predicts (blob_mask). Counted per image.
+- grid: the fine regular grid a network with stride-2 stages can leave, seen at 2-3x zoom. Spectral
+  power of the luminance at the frequencies of a 2- and 4-pixel period, over the power at the
+  frequencies beside them (grid_ratio): about 1-2 for a photo (a JPEG's 8-pixel blocks give a little),
+  tens for a visible grid.
 """
 from __future__ import annotations
 
@@ -93,3 +97,24 @@ def local_luminance_variance(images: torch.Tensor, window: int) -> torch.Tensor:
 def blob_count(stylized: torch.Tensor, photo: torch.Tensor) -> int:
     """How many PATCH x PATCH patches blob_mask flags."""
     return int(blob_mask(stylized, photo).sum())
+
+
+GRID_PERIODS = (2, 4)  # the periods in pixels of a grid left by two stride-2 stages
+GRID_BESIDE = 3        # the reference frequencies lie this many bins beside each grid frequency
+
+
+def grid_ratio(image: torch.Tensor) -> float:
+    """Spectral power of a (3, H, W) picture's luminance (Hann-windowed) at the grid frequencies (every
+    multiple of 1/4 cycle per pixel in either direction, but not (0, 0)), over the mean power of the
+    frequencies GRID_BESIDE bins beside each of them: 1 for noise, how many times a grid stands out."""
+    period = max(GRID_PERIODS)
+    y = luminance(image)
+    h, w = (y.shape[-2] // period) * period, (y.shape[-1] // period) * period
+    y = (y[:h, :w] - y[:h, :w].mean()).double()
+    window = torch.outer(torch.hann_window(h, dtype=y.dtype), torch.hann_window(w, dtype=y.dtype))
+    power = torch.fft.fft2(y * window).abs().pow(2)  # the window: no leakage from the picture's edges
+    grid = [(fy * h // period, fx * w // period) for fy in range(period) for fx in range(period) if fy or fx]
+    offsets = [(dy, dx) for dy in (-GRID_BESIDE, 0, GRID_BESIDE) for dx in (-GRID_BESIDE, 0, GRID_BESIDE) if dy or dx]
+    at = sum(power[fy, fx] for fy, fx in grid)
+    beside = sum(power[(fy + dy) % h, (fx + dx) % w] for fy, fx in grid for dy, dx in offsets) / len(offsets)
+    return (at / beside.clamp_min(1e-12)).item()

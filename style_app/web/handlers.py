@@ -131,7 +131,8 @@ def gallery(results: list[NormResult], bn_batch_statistics: bool = False) -> lis
 
 #: The held-out measures of `style-app evaluate` shown beside each picture: (column, JSON key).
 HELD_OUT_COLUMNS = (("Gram ratio", "style_ratio"), ("Palette ratio", "palette_ratio"),
-                    ("Contrast", "contrast_ratio"), ("Blobs", "blobs"), ("Content loss", "content_loss"))
+                    ("Contrast", "contrast_ratio"), ("Blobs", "blobs"), ("Grid", "grid"),
+                    ("Content loss", "content_loss"))
 
 
 def latency_table(results: list[NormResult], style: str) -> pd.DataFrame:

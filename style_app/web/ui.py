@@ -125,7 +125,8 @@ def compare_tab(max_side: int) -> CompareTab:
         # one above the other: side by side, the four score columns did not fit
         latency = gr.Dataframe(label="Per model: latency on this photo; on held-out photos (docs/quality.md): "
                                "Gram and palette ratio (lower = closer to the painting), luminance contrast "
-                               "(1 = the photo's), blobs per photo, content loss", interactive=False)
+                               "(1 = the photo's), blobs per photo, grid (a fine regular pattern: about 1 "
+                               "for a photo), content loss", interactive=False)
         gr.Dataframe(handlers.averaging_table(), label="What each norm averages over "
                      "(activations shaped N x C x H x W)", interactive=False)
 
