@@ -19,6 +19,7 @@ from style_app.images import fit_within, to_image, to_rgb, to_tensor
 from style_app.fastpath import InferenceNet
 from style_app.runtime import resolve_device
 from style_app.style_files import load_network
+from style_app.degrid import remove_grid
 from style_app.tiling import TILE_ABOVE_PIXELS, stylize_tiled
 from style_app.weights import file_styles, find_model
 
@@ -110,13 +111,14 @@ class Stylizer:
 
     @torch.inference_mode()
     def run(self, batch: torch.Tensor) -> torch.Tensor:
-        """The network on a (N, 3, H, W) batch in [0, 1]; returns the same shape on the CPU.
+        """The network on a (N, 3, H, W) batch in [0, 1]; returns the same shape on the CPU, without
+        the fine grid the decoder leaves (style_app.degrid).
 
         Pictures above TILE_ABOVE_PIXELS go through in tiles with whole-image norm statistics,
         which bounds memory."""
         if batch.shape[-2] * batch.shape[-1] > TILE_ABOVE_PIXELS:
-            return stylize_tiled(self.model, self.net, batch)
-        return self.net(batch).cpu()
+            return remove_grid(stylize_tiled(self.model, self.net, batch))
+        return remove_grid(self.net(batch).cpu())
 
 
 @functools.lru_cache(maxsize=32)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import torch
 from PIL import Image, ImageEnhance
 
+from style_app.degrid import remove_grid
 from style_app.models.norms import NORM_KINDS, StyleConditional, make_norm, norm_label, with_batch_statistics
 from style_app.models.transformer import TransformerNet
 from style_app.errors import StyleAppError
@@ -58,7 +59,7 @@ def stylize_batch(photos: Sequence[Image.Image], style: str, norm: str = "batch"
     first = fit_within(photos[0], max_size)
     batch = torch.cat([to_tensor(p.resize(first.size, Image.Resampling.LANCZOS)) for p in photos])
     net = stylizer.net.with_model(with_batch_statistics(stylizer.model)) if batch_statistics else stylizer.net
-    return [to_image(t) for t in net(batch).cpu()]
+    return [to_image(t) for t in remove_grid(net(batch).cpu())]  # as Stylizer.run serves them
 
 
 def compare_with_batch_statistics(image: Image.Image, style: str, max_size: int | None = None,
