@@ -49,9 +49,6 @@ TRAIN_RANGES = {
                     "follow its photo's more weakly than the photo's own pays"),
     "palette_weight": (float, 0.0, None, False, "weight of the palette term: the batch's RGB pixels distributed "
                        "unlike the painting's (sliced Wasserstein) pay"),
-    "loss_shift": (int, 0, 64, False, "the loss sees each step's pictures cropped at a random offset of up to "
-                   "this many pixels less one, so its pooling grid does not line up with the network's "
-                   "stride-2 grid: no fine grid pattern learned (0: off)"),
     "zoom": (float, 1.0, 16.0, False, "crops from photos enlarged up to this many times"),
     "lr": (float, 0.0, 10.0, True, "Adam learning rate"),
     "style_lr": (float, 0.0, 10.0, True, "several paintings: learning rate of their own norm scales and shifts "

@@ -369,16 +369,3 @@ def test_palette_term_pulls_the_batchs_colours_to_the_paintings_pooled():
     term.backward()
     assert (creams.grad[:, 0] > 0).any() and (creams.grad[:, 2] < 0).any()  # some pixels pulled bluer
     assert "palette" not in PerceptualLoss(vgg, painting, style_loss="sliced-batch")(creams, photo)
-
-
-def test_loss_window_is_the_whole_picture_or_a_crop_at_a_random_offset_within_the_shift():
-    """--loss-shift: the loss looks at the pictures from an offset that changes from step to step, so
-    its pooling grid does not stay lined up with the network's stride-2 grid."""
-    vgg, style = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16))), torch.rand(1, 3, 32, 32)
-    whole = PerceptualLoss(vgg, style).window(32, 40, torch.Generator().manual_seed(0))
-    assert whole == (slice(0, 32), slice(0, 40))
-    shifted = PerceptualLoss(vgg, style, loss_shift=8)
-    windows = [shifted.window(32, 40, torch.Generator().manual_seed(step)) for step in range(40)]
-    assert all(r.stop - r.start == 25 and c.stop - c.start == 33 for r, c in windows)  # 7 rows and columns fewer
-    assert {r.start for r, _ in windows} == set(range(8)) and {c.start for _, c in windows} == set(range(8))
-    assert windows == [shifted.window(32, 40, torch.Generator().manual_seed(step)) for step in range(40)]

@@ -56,7 +56,7 @@ def test_resume_continues_exactly(fast, tmp_path, photo_dir, style_file, tiny_vg
     """With a sliced loss, whose random directions and painting samples come from the global RNG:
     a painting large enough to be subsampled (160 px), and nothing else may draw from that RNG
     once a resumed run has restored it (the data loader draws a seed when it starts)."""
-    run = dict(norm="batch", fast=fast, style_loss="sliced-texture", style_size=160, loss_shift=4)
+    run = dict(norm="batch", fast=fast, style_loss="sliced-texture", style_size=160)
     whole = tiny_config(tmp_path / "whole", photo_dir, style_file, tiny_vgg_file, steps=10, **run)
     train(whole, progress=False)
     first = tiny_config(tmp_path / "split", photo_dir, style_file, tiny_vgg_file, steps=6, **run)
@@ -252,16 +252,6 @@ def test_term_weight_is_logged_recorded_and_must_match_on_resume(tmp_path, photo
     resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=cfg.steps + 2, resume="auto",
                           **{setting: 1.0})
     with pytest.raises(TrainingError, match=rf"{setting} \(5.0 vs 1.0\)"):
-        train(resumed, progress=False)
-
-
-def test_loss_shift_is_checked_recorded_and_must_match_on_resume(tmp_path, photo_dir, style_file, tiny_vgg_file):
-    with pytest.raises(TrainingError, match="--loss-shift 17: at most half the 32 px crops"):
-        tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, loss_shift=17)
-    cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, loss_shift=8)
-    assert read_metadata(train(cfg, progress=False))["train_config"]["loss_shift"] == 8
-    resumed = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=cfg.steps + 2, resume="auto")
-    with pytest.raises(TrainingError, match=r"loss_shift \(8 vs 0\)"):
         train(resumed, progress=False)
 
 

@@ -177,12 +177,11 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
 #: with, which --resume must match and add-style takes from its base.
 LOSS_SETTINGS = ("content_layer", "content_weight", "style_weight", "tv_weight", "style_loss", "laplacian_weight",
                  "laplacian_pools", "texture_weight", "gram_weight", "gram_layers", "contrast_weight",
-                 "mean_colour_weight", "contrast_window", "tone_weight", "laplacian_mode", "palette_weight", "loss_shift")
+                 "mean_colour_weight", "contrast_window", "tone_weight", "laplacian_mode", "palette_weight")
 #: The optional terms switched off: what a network or checkpoint that records no such setting (it
 #: predates the term) was trained with.
 TERMS_OFF = {"gram_weight": 0.0, "gram_layers": STYLE_LAYERS, "contrast_weight": 0.0, "contrast_window": 0,
-             "mean_colour_weight": 0.0, "tone_weight": 0.0, "laplacian_mode": "both", "palette_weight": 0.0,
-             "loss_shift": 0}
+             "mean_colour_weight": 0.0, "tone_weight": 0.0, "laplacian_mode": "both", "palette_weight": 0.0}
 
 
 class PerceptualLoss(nn.Module):
@@ -194,12 +193,7 @@ class PerceptualLoss(nn.Module):
     a mean-colour term (the batch's mean colour is the painting's: the content loss otherwise keeps each
     picture as light as its photo) and a tone term (each picture keeps its photo's coarse lights and darks
     at full strength: the contrast the photo has, drawn where the photo has it) and a palette term (the
-    batch's RGB pixels, pooled, distributed as the painting's: its colour masses, not only its mean).
-
-    `loss_shift` > 0: each step looks at the pictures through `window`, a crop at a fresh random offset
-    of up to loss_shift - 1 pixels. The loss network's pooling grid (VGG's stride-2 pools) and the
-    Laplacian's pools then no longer line up with the style network's own stride-2 grid, which otherwise
-    learns a fine period-2 and period-4 grid pattern that those losses reward."""
+    batch's RGB pixels, pooled, distributed as the painting's: its colour masses, not only its mean)."""
 
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
                  content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
@@ -207,8 +201,7 @@ class PerceptualLoss(nn.Module):
                  laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,), texture_weight: float = TEXTURE_WEIGHT,
                  gram_weight: float = 0.0, gram_layers: tuple[str, ...] = STYLE_LAYERS,
                  contrast_weight: float = 0.0, mean_colour_weight: float = 0.0, contrast_window: int = 0,
-                 tone_weight: float = 0.0, laplacian_mode: str = "both", palette_weight: float = 0.0,
-                 loss_shift: int = 0):
+                 tone_weight: float = 0.0, laplacian_mode: str = "both", palette_weight: float = 0.0):
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")
@@ -221,7 +214,7 @@ class PerceptualLoss(nn.Module):
         if not gram_layers or set(gram_layers) - set(STYLE_LAYERS):
             raise ValueError(f"Gram layers must be among {', '.join(STYLE_LAYERS)}")
         self.vgg, self.content_layer, self.kind, self.pools = vgg, content_layer, style_loss, laplacian_pools
-        self.texture_weight, self.contrast_window, self.loss_shift = texture_weight, contrast_window, loss_shift
+        self.texture_weight, self.contrast_window = texture_weight, contrast_window
         self.contour_price = LAPLACIAN_MODES[laplacian_mode]
         self.gram_layers = tuple(name for name in STYLE_LAYERS if name in gram_layers)
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
@@ -293,13 +286,6 @@ class PerceptualLoss(nn.Module):
         directions = F.normalize(torch.randn(3, SLICES), dim=0).to(stylized.device)
         return sliced_wasserstein(sorted_projections(pixels[None], directions),
                                   sorted_projections(self.painting_pixels, directions))[0]
-
-    def window(self, height: int, width: int, generator: torch.Generator) -> tuple[slice, slice]:
-        """The rows and columns of a height x width picture this step's loss looks at: all of them, or
-        with loss_shift the picture less loss_shift - 1 rows and columns, from a random offset."""
-        cut = min(max(self.loss_shift - 1, 0), height - 1, width - 1)
-        top, left = (torch.randint(0, cut + 1, (2,), generator=generator) if cut else torch.zeros(2, dtype=torch.long)).tolist()
-        return slice(top, top + height - cut), slice(left, left + width - cut)
 
     @torch.no_grad()
     def photo_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -82,7 +82,6 @@ class TrainConfig:
     mean_colour_weight: float = 10.0  # the batch's mean colour away from the painting's pays this much
     tone_weight: float = 2.0  # a picture keeping its photo's coarse lights and darks weaker pays this much
     palette_weight: float = 0.0  # the batch's RGB pixels distributed unlike the painting's pay this much
-    loss_shift: int = 0  # the loss sees each step's pictures from a random offset of up to this - 1 pixels
     lr: float = 1e-3
     style_lr: float | None = 1e-2  # a conditional network's per-style scale and shift (None: lr)
     decay_steps: int = 0  # the rates fall along a half cosine to LR_FLOOR of themselves by this step (0: constant)
@@ -119,8 +118,6 @@ class TrainConfig:
                                 "with --style-loss gram raise --style-weight instead")
         if self.laplacian_mode not in LAPLACIAN_MODES:
             raise TrainingError(f"--laplacian-mode {self.laplacian_mode}: choose among {', '.join(LAPLACIAN_MODES)}")
-        if self.loss_shift * 2 > self.image_size:
-            raise TrainingError(f"--loss-shift {self.loss_shift}: at most half the {self.image_size} px crops")
         if self.contrast_window > self.image_size:
             raise TrainingError(f"--contrast-window {self.contrast_window}: larger than the {self.image_size} px crops")
         too_coarse = [k for k in self.laplacian_pools if self.image_size // k < LAPLACIAN_SIDE]
@@ -346,16 +343,14 @@ def _step(run: _Run, batch: torch.Tensor) -> None:
     run.optimizer.zero_grad(set_to_none=True)
     for group in run.optimizer.param_groups:  # base_lr: the rate it was made with (kept in checkpoints)
         group["lr"] = group.setdefault("base_lr", group["lr"]) * lr_factor(run.step, run.cfg.decay_steps)
-    rows, columns = run.loss_fns[0].window(*x.shape[-2:], torch.Generator().manual_seed(run.cfg.seed + run.step))
-    seen = x[..., rows, columns]
     with autocast(run.device, run.amp_dtype):
-        targets = run.loss_fns[0].photo_targets(seen)  # the same for every painting (one loss network)
+        targets = run.loss_fns[0].photo_targets(x)  # the same for every painting (one loss network)
     mean: dict[str, torch.Tensor] = {}
     for style in styles:
         if run.model.num_styles > 1:
             run.model.set_style(run.rows[style])
         with autocast(run.device, run.amp_dtype):
-            losses = run.loss_fns[style](run.net(x)[..., rows, columns], seen, targets)
+            losses = run.loss_fns[style](run.net(x), x, targets)
         if not torch.isfinite(losses["total"]):
             raise TrainingError(f"loss became {losses['total'].item()} at step {run.step + 1}; stopped, last good "
                                 f"checkpoint: {_describe_checkpoint(run.cfg, run.last_saved)}")
