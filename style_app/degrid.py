@@ -35,7 +35,7 @@ def remove_grid(images: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) pictures in [0, 1] without their period-2/4 grid, same shape, in [0, 1]."""
     n, c, height, width = images.shape
     pad_h, pad_w = -height % GRID_PERIOD, -width % GRID_PERIOD
-    x = F.pad(images.float(), (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else images.float()
+    x = F.pad(images.float(), (0, pad_w, 0, pad_h), mode="replicate")
     # (N, C, P, P, H/P, W/P): the picture split into its P x P phase classes, each a small picture
     phases = x.reshape(n, c, x.shape[-2] // GRID_PERIOD, GRID_PERIOD, x.shape[-1] // GRID_PERIOD, GRID_PERIOD)
     phases = phases.permute(0, 1, 3, 5, 2, 4)

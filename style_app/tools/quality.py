@@ -99,15 +99,15 @@ def blob_count(stylized: torch.Tensor, photo: torch.Tensor) -> int:
     return int(blob_mask(stylized, photo).sum())
 
 
-GRID_PERIODS = (2, 4)  # the periods in pixels of a grid left by two stride-2 stages
-GRID_BESIDE = 3        # the reference frequencies lie this many bins beside each grid frequency
+GRID_PERIOD = 4   # two stride-2 stages: multiples of 1/4 cycle per pixel hold the period-2 and period-4 grid
+GRID_BESIDE = 3   # the reference frequencies lie this many bins beside each grid frequency
 
 
 def grid_ratio(image: torch.Tensor) -> float:
     """Spectral power of a (3, H, W) picture's luminance (Hann-windowed) at the grid frequencies (every
     multiple of 1/4 cycle per pixel in either direction, but not (0, 0)), over the mean power of the
     frequencies GRID_BESIDE bins beside each of them: 1 for noise, how many times a grid stands out."""
-    period = max(GRID_PERIODS)
+    period = GRID_PERIOD
     y = luminance(image)
     h, w = (y.shape[-2] // period) * period, (y.shape[-1] // period) * period
     y = (y[:h, :w] - y[:h, :w].mean()).double()
