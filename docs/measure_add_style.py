@@ -60,7 +60,7 @@ def command(mode: str, steps: int, out: Path, a: argparse.Namespace) -> list[str
               "--quiet", *(["--resume"] if out.with_suffix(".ckpt").exists() else [])]
     if mode == "add-style":
         return ["add-style", a.painting, "--base", a.base, *common, *a.add_style_flags.split()]
-    return ["train", "--style-image", a.painting, "--norm", a.norm, "--arch", a.arch, *common]
+    return ["train", "--style-image", a.painting, "--norm", a.norm, "--arch", a.arch, *common, *a.train_flags.split()]
 
 
 def score(out: Path, grid: Path | None, a: argparse.Namespace) -> dict:
@@ -145,6 +145,8 @@ def main() -> None:
     p.add_argument("--train-steps", type=int, nargs="+", default=[100, 200, 400, 800, 1200])
     p.add_argument("--grid-at", type=int, nargs="*", default=[])
     p.add_argument("--add-style-flags", default="", help="more flags for add-style, e.g. '--lr 3e-2'")
+    p.add_argument("--train-flags", default="", help="more flags for train, e.g. '--palette-weight 50' (the same loss "
+                                                     "as an add-style run given it)")
     p.add_argument("--eval-size", type=int, default=512, help="held-out photos' shorter side")
     p.add_argument("--eval-limit", type=int, help="only the first N held-out photos")
     p.add_argument("--runs", nargs="+", choices=list(COLOURS), default=list(COLOURS),
