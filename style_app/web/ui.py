@@ -237,7 +237,9 @@ def add_painting_tab(style_lists: list[gr.Dropdown], blend_lists: list[gr.Dropdo
         gr.Markdown("Upload a painting and learn it in minutes: the networks' convolutions stay frozen and "
                     "only one new scale and shift per norm channel is trained. One painting at a time for the "
                     "whole server; stylizing works meanwhile. Finished paintings are saved in your weights "
-                    "folder and survive a restart.")
+                    "folder and survive a restart. What a new row can learn is the painting's colours and a "
+                    "texture in the manner of the shipped paintings; for its own shapes, train a network of it "
+                    "(`style-app train`: docs/add_style.md measures both).")
         with gr.Row():
             with gr.Column():
                 painting = pass_paths_unopened(gr.Image(type="filepath", label="Painting", height=320,
