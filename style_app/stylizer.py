@@ -116,9 +116,8 @@ class Stylizer:
 
         Pictures above TILE_ABOVE_PIXELS go through in tiles with whole-image norm statistics,
         which bounds memory."""
-        if batch.shape[-2] * batch.shape[-1] > TILE_ABOVE_PIXELS:
-            return remove_grid(stylize_tiled(self.model, self.net, batch))
-        return remove_grid(self.net(batch).cpu())
+        tiled = batch.shape[-2] * batch.shape[-1] > TILE_ABOVE_PIXELS
+        return remove_grid(stylize_tiled(self.model, self.net, batch) if tiled else self.net(batch).cpu())
 
 
 @functools.lru_cache(maxsize=32)

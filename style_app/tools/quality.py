@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from style_app.degrid import GRID_PERIOD  # the grid the decoder leaves is the grid measured
+
 PALETTE_SIZE = 256
 PALETTE_PROJECTIONS = 64
 LUMA = (0.299, 0.587, 0.114)
@@ -99,7 +101,6 @@ def blob_count(stylized: torch.Tensor, photo: torch.Tensor) -> int:
     return int(blob_mask(stylized, photo).sum())
 
 
-GRID_PERIOD = 4   # two stride-2 stages: multiples of 1/4 cycle per pixel hold the period-2 and period-4 grid
 GRID_BESIDE = 3   # the reference frequencies lie this many bins beside each grid frequency
 
 
@@ -107,7 +108,7 @@ def grid_ratio(image: torch.Tensor) -> float:
     """Spectral power of a (3, H, W) picture's luminance (Hann-windowed) at the grid frequencies (every
     multiple of 1/4 cycle per pixel in either direction, but not (0, 0)), over the mean power of the
     frequencies GRID_BESIDE bins beside each of them: 1 for noise, how many times a grid stands out."""
-    period = GRID_PERIOD
+    period = GRID_PERIOD  # multiples of 1/4 cycle per pixel hold the period-2 and period-4 grid
     y = luminance(image)
     h, w = (y.shape[-2] // period) * period, (y.shape[-1] // period) * period
     y = (y[:h, :w] - y[:h, :w].mean()).double()
