@@ -217,36 +217,34 @@ class PerceptualLoss(nn.Module):
         self.texture_weight, self.contrast_window = texture_weight, contrast_window
         self.contour_price = LAPLACIAN_MODES[laplacian_mode]
         self.gram_layers = tuple(name for name in STYLE_LAYERS if name in gram_layers)
-        self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
-        if laplacian_weight:
-            self.weights["laplacian"] = laplacian_weight
-        if gram_weight:
-            self.weights["gram"] = gram_weight
-        if contrast_weight:
-            self.weights["contrast"] = contrast_weight
-        if mean_colour_weight:
-            self.weights["mean_colour"] = mean_colour_weight
+        optional = {"laplacian": laplacian_weight, "gram": gram_weight, "contrast": contrast_weight,
+                    "mean_colour": mean_colour_weight, "tone": tone_weight, "palette": palette_weight}
+        self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight,
+                        **{name: weight for name, weight in optional.items() if weight}}
+        self._register_painting_targets(style_image)
+
+    @torch.no_grad()
+    def _register_painting_targets(self, style_image: torch.Tensor) -> None:
+        """The painting's side of every term in use, computed once: its mean colour and pixels, and
+        per style layer its Gram matrix or sampled features (and squares' textures)."""
+        if "mean_colour" in self.weights:
             self.register_buffer("painting_mean", style_image.float().mean((0, 2, 3)))
-        if tone_weight:
-            self.weights["tone"] = tone_weight
-        if palette_weight:
-            self.weights["palette"] = palette_weight
+        if "palette" in self.weights:
             self.register_buffer("painting_pixels", sample_positions(style_image[0].float()))
-        with torch.no_grad():
-            feats = vgg(style_image.float())
-            for name in STYLE_LAYERS:
-                target = gram(feats[name]) if style_loss == "gram" else sample_positions(feats[name][0].float())
-                self.register_buffer(f"target_{name}", target)
-            if style_loss == "sliced-texture":
-                # each layer's squares: REGION_PX image pixels, in that layer's (strided) feature pixels
-                self.region = {name: max(round(REGION_PX * feats[name].shape[-1] / style_image.shape[-1]), 1)
-                               for name in STYLE_LAYERS}
-                for name in STYLE_LAYERS:  # the painting's squares pooled: (C, P)
-                    pooled = texture(feats[name], self.region[name]).transpose(0, 1).flatten(1)
-                    self.register_buffer(f"texture_{name}", sample_positions(pooled[:, None]))
-            if "gram" in self.weights:
-                for name in self.gram_layers:
-                    self.register_buffer(f"gram_{name}", gram(feats[name]))
+        feats = self.vgg(style_image.float())
+        for name in STYLE_LAYERS:
+            target = gram(feats[name]) if self.kind == "gram" else sample_positions(feats[name][0].float())
+            self.register_buffer(f"target_{name}", target)
+        if self.kind == "sliced-texture":
+            # each layer's squares: REGION_PX image pixels, in that layer's (strided) feature pixels
+            self.region = {name: max(round(REGION_PX * feats[name].shape[-1] / style_image.shape[-1]), 1)
+                           for name in STYLE_LAYERS}
+            for name in STYLE_LAYERS:  # the painting's squares pooled: (C, P)
+                pooled = texture(feats[name], self.region[name]).transpose(0, 1).flatten(1)
+                self.register_buffer(f"texture_{name}", sample_positions(pooled[:, None]))
+        if "gram" in self.weights:
+            for name in self.gram_layers:
+                self.register_buffer(f"gram_{name}", gram(feats[name]))
 
     def style_loss(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per-sample style loss of VGG features against the style image's."""
