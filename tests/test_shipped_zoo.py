@@ -31,7 +31,8 @@ def test_every_style_has_all_four_norms_trained_at_one_budget(zoo):
     assert len(styles) >= 4
     for style in styles:
         assert {m.norm for m in zoo_arch if m.style == style} == NORMS, style
-    recipe = ("batch_size", "image_size", "style_size", "seed", "lr", "style_lr", "every_style", *LOSS_SETTINGS)
+    # the seed is a draw, not the budget or the recipe (the GN network ships from seed 43: docs/quality.md)
+    recipe = ("batch_size", "image_size", "style_size", "lr", "style_lr", "every_style", *LOSS_SETTINGS)
     budgets = {(m.metadata["steps"], *(json.dumps(m.metadata["train_config"].get(k)) for k in recipe))
                for m in zoo_arch}
     assert len(budgets) == 1, budgets
