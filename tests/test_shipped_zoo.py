@@ -66,6 +66,15 @@ def test_each_shipped_style_stylizes_differently(zoo):
             assert np.abs(values[i] - values[j]).mean() > 2  # a distinct painting each, not one network
 
 
+def test_held_out_scores_cover_the_zoo_and_name_its_files(zoo):
+    """weights/scores.json (the Compare tab's table) scores every zoo network, each row naming the
+    shipped file it measured, so a row cannot outlive a swapped network unnoticed."""
+    rows = json.loads((WEIGHTS / "scores.json").read_text())
+    scored = {(r["style"], r["norm"], r["arch"]): r["source"] for r in rows}
+    assert len(scored) == len(rows)
+    assert scored == {(m.style, m.norm, m.arch): m.path.name for m in zoo if m.arch == ZOO_ARCH}
+
+
 def test_zoo_metadata_names_no_folder_of_the_training_machine(zoo):
     """A user has none of the folders the zoo was trained from: the headers keep file names only."""
     for m in zoo:
