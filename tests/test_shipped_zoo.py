@@ -17,6 +17,9 @@ from style_app.weights import (SHIPPED_ENV, WEIGHTS_ENV, available_models, find_
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 NORMS = {"instance", "batch", "layer", "group"}
 MAX_FILE_BYTES = 8 * 2**20
+#: what "one budget" means: every train setting but the norm and the seed (a draw: the GN network
+#: ships from seed 43, docs/quality.md)
+RECIPE = ("steps", "batch_size", "image_size", "style_size", "lr", "style_lr", "every_style", *LOSS_SETTINGS)
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +34,7 @@ def test_every_style_has_all_four_norms_trained_at_one_budget(zoo):
     assert len(styles) >= 4
     for style in styles:
         assert {m.norm for m in zoo_arch if m.style == style} == NORMS, style
-    # the seed is a draw, not the budget or the recipe (the GN network ships from seed 43: docs/quality.md)
-    recipe = ("batch_size", "image_size", "style_size", "lr", "style_lr", "every_style", *LOSS_SETTINGS)
-    budgets = {(m.metadata["steps"], *(json.dumps(m.metadata["train_config"].get(k)) for k in recipe))
+    budgets = {(m.metadata["steps"], *(json.dumps(m.metadata["train_config"].get(k)) for k in RECIPE))
                for m in zoo_arch}
     assert len(budgets) == 1, budgets
 
@@ -43,7 +44,7 @@ def test_trains_defaults_are_the_zoos_recipe(zoo):
     defaults = TrainConfig(style_image=["a.jpg", "b.jpg"], content_dir=".", out="m.safetensors")
     for m in (m for m in zoo if m.arch == ZOO_ARCH):
         recorded = m.metadata["train_config"]
-        for k in ("steps", "batch_size", "image_size", "style_size", "lr", "style_lr", "every_style", *LOSS_SETTINGS):
+        for k in RECIPE:
             assert json.dumps(recorded.get(k, TERMS_OFF.get(k))) == json.dumps(getattr(defaults, k)), (m.path.name, k)
 
 
