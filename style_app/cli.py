@@ -194,6 +194,10 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--gram-layers", nargs="+", choices=STYLE_LAYERS, metavar="LAYER", default=defaults["gram_layers"],
                    help=f"the VGG layers --gram-weight compares, among {' '.join(STYLE_LAYERS)} "
                    f"(default: {' '.join(GRAM_LAYERS)})")
+    p.add_argument("--style-layers", nargs="+", choices=STYLE_LAYERS, metavar="LAYER",
+                   default=defaults["style_layers"], help="the VGG layers the style loss compares, among "
+                   f"{' '.join(STYLE_LAYERS)}; without relu1_2 (mostly colour) the photo keeps its local colours "
+                   f"(default: {' '.join(STYLE_LAYERS)})")
     p.add_argument("--content-layer", default=defaults["content_layer"], choices=CONTENT_LAYERS)
     p.add_argument("--style-loss", default=defaults["style_loss"], choices=STYLE_LOSSES,
                    help="gram: channel correlations; sliced: each picture's feature distributions (Heitz et al. "

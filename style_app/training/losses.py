@@ -175,12 +175,13 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
 
 #: PerceptualLoss's settings, named as TrainConfig and the CLI name them: the loss a network was trained
 #: with, which --resume must match and add-style takes from its base.
-LOSS_SETTINGS = ("content_layer", "content_weight", "style_weight", "tv_weight", "style_loss", "laplacian_weight",
+LOSS_SETTINGS = ("content_layer", "content_weight", "style_weight", "tv_weight", "style_loss", "style_layers",
+                 "laplacian_weight",
                  "laplacian_pools", "texture_weight", "gram_weight", "gram_layers", "contrast_weight",
                  "mean_colour_weight", "contrast_window", "tone_weight", "laplacian_mode", "palette_weight")
 #: The optional terms switched off: what a network or checkpoint that records no such setting (it
 #: predates the term) was trained with.
-TERMS_OFF = {"gram_weight": 0.0, "gram_layers": STYLE_LAYERS, "contrast_weight": 0.0, "contrast_window": 0,
+TERMS_OFF = {"style_layers": STYLE_LAYERS, "gram_weight": 0.0, "gram_layers": STYLE_LAYERS, "contrast_weight": 0.0, "contrast_window": 0,
              "mean_colour_weight": 0.0, "tone_weight": 0.0, "laplacian_mode": "both", "palette_weight": 0.0}
 
 
@@ -197,7 +198,8 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
                  content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
-                 style_loss: str = "gram", laplacian_weight: float = 0.0,
+                 style_loss: str = "gram", style_layers: tuple[str, ...] = STYLE_LAYERS,
+                 laplacian_weight: float = 0.0,
                  laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,), texture_weight: float = TEXTURE_WEIGHT,
                  gram_weight: float = 0.0, gram_layers: tuple[str, ...] = STYLE_LAYERS,
                  contrast_weight: float = 0.0, mean_colour_weight: float = 0.0, contrast_window: int = 0,
@@ -213,6 +215,11 @@ class PerceptualLoss(nn.Module):
             raise ValueError(f"Laplacian mode must be one of {', '.join(LAPLACIAN_MODES)}")
         if not gram_layers or set(gram_layers) - set(STYLE_LAYERS):
             raise ValueError(f"Gram layers must be among {', '.join(STYLE_LAYERS)}")
+        if not style_layers or set(style_layers) - set(STYLE_LAYERS):
+            raise ValueError(f"style layers must be among {', '.join(STYLE_LAYERS)}")
+        # relu1_2's statistics are mostly colour: without it the style is texture and the photo keeps
+        # its local colour accents where the painting's palette can carry them
+        self.style_layers = tuple(name for name in STYLE_LAYERS if name in style_layers)
         self.vgg, self.content_layer, self.kind, self.pools = vgg, content_layer, style_loss, laplacian_pools
         self.texture_weight, self.contrast_window = texture_weight, contrast_window
         self.contour_price = LAPLACIAN_MODES[laplacian_mode]
@@ -249,7 +256,7 @@ class PerceptualLoss(nn.Module):
     def style_loss(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
         """Per-sample style loss of VGG features against the style image's."""
         terms = []
-        for name in STYLE_LAYERS:
+        for name in self.style_layers:
             target = getattr(self, f"target_{name}")
             if self.kind == "gram":
                 terms.append(gram_loss(feats[name], target))

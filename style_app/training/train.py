@@ -73,6 +73,7 @@ class TrainConfig:
     #                                  "both": any unlike the photo's (losses.LAPLACIAN_MODES)
     content_layer: str = "relu2_2"
     style_loss: str = "sliced-texture"  # or "gram", "sliced", "sliced-batch", "sliced-tiles" (losses.STYLE_LOSSES)
+    style_layers: tuple[str, ...] = STYLE_LAYERS  # the VGG layers the style loss compares
     texture_weight: float = TEXTURE_WEIGHT  # sliced-texture: the texture term's share beside the colours
     gram_weight: float | None = None  # a sliced loss: each picture's Gram matrices against the painting's
     #                                   too (None: GRAM_WEIGHT beside a sliced loss, 0 with the Gram loss)
@@ -109,6 +110,9 @@ class TrainConfig:
             self.laplacian_pools = tuple(k for k in LAPLACIAN_POOLS if self.image_size // k >= LAPLACIAN_SIDE)
         self.laplacian_pools = tuple(self.laplacian_pools)
         self.gram_layers = tuple(self.gram_layers)
+        self.style_layers = tuple(self.style_layers)
+        if set(self.style_layers) - set(STYLE_LAYERS) or not self.style_layers:
+            raise TrainingError(f"--style-layers: choose among {', '.join(STYLE_LAYERS)}")
         if self.gram_weight is None:
             self.gram_weight = 0.0 if self.style_loss == "gram" else GRAM_WEIGHT
         if set(self.gram_layers) - set(STYLE_LAYERS) or not self.gram_layers:
