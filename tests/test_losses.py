@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from models.vgg import VGGFeatures, vgg_layers
+from style_app.models.vgg import VGGFeatures, vgg_layers
 from style_app.training.losses import PerceptualLoss, gram, relative_mse
 
 
