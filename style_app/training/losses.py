@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from style_app.models.vgg import VGGFeatures
-from style_app.tools.quality import local_luminance_variance, luminance
+from style_app.measures import local_luminance_variance, luminance
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 CONTENT_LAYERS = ("relu2_2", "relu3_3")
