@@ -22,42 +22,6 @@ EXIT_INTERRUPTED = 130
 MAX_TRAIN_SIDE = 4096
 #: Largest side `bench` measures or `--max-size` accepts (the 64 MP input limit is 8000 x 8000).
 MAX_SIDE = 16384
-#: Every numeric flag of `train` (TrainConfig's fields): (type, lowest, highest, lowest excluded, help).
-TRAIN_RANGES = {
-    "steps": (int, 1, 10**8, False, "optimizer steps"),
-    "batch_size": (int, 1, 1024, False, "photos per step"),
-    "image_size": (int, 16, MAX_TRAIN_SIDE, False, "side of the square training crops, pixels"),
-    "style_size": (int, 16, MAX_TRAIN_SIDE, False, "the painting is shrunk to fit this many pixels"),
-    "seed": (int, 0, 2**63 - 1, False, "random seed (weights, crops, loss directions)"),
-    "checkpoint_every": (int, 1, None, False, "steps between checkpoints (<out>.ckpt)"),
-    "workers": (int, 0, 64, False, "photo-loading processes"),
-    "log_every": (int, 1, None, False, "steps per line of <out>.losses.jsonl"),
-    "content_weight": (float, 0.0, None, False, "weight of the content loss (keep the photo)"),
-    "style_weight": (float, 0.0, None, False, "weight of the style loss (--style-loss)"),
-    "tv_weight": (float, 0.0, None, False, "weight of the total-variation loss (smoothness)"),
-    "laplacian_weight": (float, 0.0, None, False, "weight of the Laplacian loss: no new coarse contours (blobs)"),
-    "texture_weight": (float, 0.0, None, False, "sliced-texture: the brushwork term's share beside the colours"),
-    "gram_weight": (float, 0.0, None, False, "beside a sliced --style-loss: each picture's Gram loss, this weight "
-                    "(default: 3; 0 with --style-loss gram)"),
-    "contrast_weight": (float, 0.0, None, False, "weight of the contrast term: a picture paler than its photo "
-                        "(luminance std) pays"),
-    "contrast_window": (int, 0, MAX_TRAIN_SIDE, False, "the contrast term compares each square of this many "
-                        "pixels with the photo's (0: the whole picture)"),
-    "mean_colour_weight": (float, 0.0, None, False, "weight of the mean-colour term: the batch's mean RGB "
-                           "away from the painting's pays"),
-    "tone_weight": (float, 0.0, None, False, "weight of the tone term: a picture whose coarse lights and darks "
-                    "follow its photo's more weakly than the photo's own pays"),
-    "palette_weight": (float, 0.0, None, False, "weight of the palette term: the batch's RGB pixels distributed "
-                       "unlike the painting's (sliced Wasserstein) pay"),
-    "zoom": (float, 1.0, 16.0, False, "crops from photos enlarged up to this many times"),
-    "lr": (float, 0.0, 10.0, True, "Adam learning rate"),
-    "style_lr": (float, 0.0, 10.0, True, "several paintings: learning rate of their own norm scales and shifts "
-                 "(add-style: --lr unless given)"),
-    "decay_steps": (int, 0, 10**8, False, "the learning rates fall along a half cosine to a tenth of themselves "
-                    "by this step, then stay (0: constant)"),
-    "bn_stats_size": (int, 0, MAX_TRAIN_SIDE, False, "batch norm: after training, each style's running statistics "
-                      "are measured again on whole photos this size, the size people stylize at (0: keep training's)"),
-}
 
 
 class Parser(argparse.ArgumentParser):
@@ -119,31 +83,19 @@ def build_parser() -> Parser:
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
-    """`style-app train`: the flags are TrainConfig's fields."""
-    from style_app.models.norms import NORM_KINDS
-    from style_app.models.transformer import ARCHS
-    from style_app.training.train import TrainConfig
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    """`style-app train`: the flags are TrainConfig's fields (style_app.training.config)."""
+    from style_app.training.config import field_defaults
     p = sub.add_parser("train", help="train a style network from a painting")
-    p.add_argument("--style-image", required=True, nargs="+",
-                   help="the painting; several: one network conditioned on style (Dumoulin et al. 2017)")
-    p.add_argument("--content-dir", required=True, help="folder of training photos (searched recursively)")
-    p.add_argument("--out", required=True, help="output .safetensors file")
-    p.add_argument("--norm", default=defaults["norm"], choices=NORM_KINDS)
-    p.add_argument("--arch", default=defaults["arch"], choices=list(ARCHS), help="network architecture")
-    p.add_argument("--warm-start", metavar="NETWORK", help="start from this network's weights (the same norm, "
-                   "arch and paintings), e.g. to train it further with another loss")
-    p.add_argument("--every-style", action=argparse.BooleanOptionalAction, default=defaults["every_style"],
-                   help="several paintings: train all of them at each step on the same photos; --no-every-style: "
-                   "one painting per step, in turn (default: every style)")
-    add_training_flags(p, defaults)
+    add_config_flags(p, field_defaults(), train_only=True)
+    add_config_flags(p, field_defaults())
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run_train)
 
 
 def add_add_style(sub: argparse._SubParsersAction) -> None:
     """`style-app add-style`: a new painting for a conditional network, its norm parameters only.
     Loss settings left out are the network's own (None here)."""
-    from style_app.training.train import TrainConfig
+    from style_app.training.config import field_defaults
     p = sub.add_parser("add-style", help="learn a new painting for a conditional network in minutes "
                        "(a new row of norm scale and shift; the convolutions stay frozen)")
     p.add_argument("painting", metavar="PAINTING")
@@ -155,7 +107,8 @@ def add_add_style(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--content-dir", help="training photos (default: env STYLE_APP_CONTENT_DIR)")
     p.add_argument("--init", help="start from this style of the network, 'mean', or 'auto' (default: whichever "
                    "has the lower loss for the painting)")
-    add_training_flags(p, {f.name: None for f in fields(TrainConfig)})
+    add_config_flags(p, dict.fromkeys(field_defaults()))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run_add_style)
 
 
@@ -175,43 +128,30 @@ def add_recalibrate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_recalibrate)
 
 
-def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
-    """The flags `train` and `add-style` share: TrainConfig's numbers (each range-checked, see
-    TRAIN_RANGES) and loss, and how to run."""
-    from style_app.training.losses import (CONTENT_LAYERS, GRAM_LAYERS, LAPLACIAN_MODES, REGION_PX, STYLE_LAYERS,
-                                           STYLE_LOSSES)
-    for name, (kind, low, high, above, text) in TRAIN_RANGES.items():
-        default = "" if defaults[name] is None else f" (default: {defaults[name]})"
-        p.add_argument("--" + name.replace("_", "-"), type=number_in(kind, low, high, above), default=defaults[name],
-                       help=text + default)
-    p.add_argument("--laplacian-pools", nargs="+", type=number_in(int, 1, MAX_TRAIN_SIDE, False), metavar="N",
-                   default=defaults["laplacian_pools"], help="the Laplacian loss compares the images average-pooled "
-                   "by each N (the mean over them; default 4 8 16, those the crop holds: 4 alone misses large "
-                   "soft patches)")
-    p.add_argument("--laplacian-mode", choices=LAPLACIAN_MODES, default=defaults["laplacian_mode"],
-                   help="both: any contour unlike the photo's pays; stronger: only contours stronger than the "
-                   f"photo's (droplets, glows), not softened ones, so no halos (default: {defaults['laplacian_mode']})")
-    p.add_argument("--gram-layers", nargs="+", choices=STYLE_LAYERS, metavar="LAYER", default=defaults["gram_layers"],
-                   help=f"the VGG layers --gram-weight compares, among {' '.join(STYLE_LAYERS)} "
-                   f"(default: {' '.join(GRAM_LAYERS)})")
-    p.add_argument("--style-layers", nargs="+", choices=STYLE_LAYERS, metavar="LAYER",
-                   default=defaults["style_layers"], help="the VGG layers the style loss compares, among "
-                   f"{' '.join(STYLE_LAYERS)}; without relu1_2 (mostly colour) the photo keeps its local colours "
-                   f"(default: {' '.join(STYLE_LAYERS)})")
-    p.add_argument("--content-layer", default=defaults["content_layer"], choices=CONTENT_LAYERS)
-    p.add_argument("--style-loss", default=defaults["style_loss"], choices=STYLE_LOSSES,
-                   help="gram: channel correlations; sliced: each picture's feature distributions (Heitz et al. "
-                   "2021); sliced-batch: the batch's, pooled (no droplets); sliced-tiles: each region's "
-                   "(texture, not glows); sliced-texture: the batch's pooled, plus the texture inside each "
-                   f"{REGION_PX} px square, weighted by --texture-weight (colour masses with brushwork)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
-    p.add_argument("--resume", nargs="?", const="auto", default=None,
-                   help="continue from the checkpoint beside --out (or the one given)")
-    p.add_argument("--val-dir", help="held-out photos: validation losses at every checkpoint")
-    p.add_argument("--no-fast", dest="fast", action="store_false",
-                   help="plain fp32 (no bf16 autocast / channels_last / AMP)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+def add_config_flags(p: argparse.ArgumentParser, defaults: dict, train_only: bool = False) -> None:
+    """One flag per TrainConfig field that has help (`train_only`: those of `train` alone, else
+    those `train` and `add-style` share), its type, range check and help from the field."""
+
+    from style_app.training.config import TrainConfig
+    for f in fields(TrainConfig):
+        meta = f.metadata
+        if not (meta["help"] or meta["flag"]) or meta["train_only"] != train_only:
+            continue
+        options = dict(meta["flag"])
+        flag = options.pop("option", "--" + f.name.replace("_", "-"))
+        if isinstance(f.default, bool) and "action" not in options:
+            options["action"] = argparse.BooleanOptionalAction
+        if meta["range"] is not None:
+            r = meta["range"]
+            options["type"] = number_in(r.kind, r.low, r.high, r.above)
+        default = defaults[f.name]
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        suffix = f" (default: {shown})" if shown is not None and not isinstance(default, bool) else ""
+        help_text = meta["help"] + suffix if meta["help"] else None
+        if options.get("action") == "store_false":
+            p.add_argument(flag, dest=f.name, help=help_text, **options)
+        else:
+            p.add_argument(flag, dest=f.name, default=default, help=help_text, **options)
 
 
 def add_stylize(sub: argparse._SubParsersAction) -> None:
@@ -336,7 +276,8 @@ def chosen_model(args: argparse.Namespace, device: str = "cpu", fast: bool = Tru
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from style_app.training.train import TrainConfig, train
+    from style_app.training.config import TrainConfig
+    from style_app.training.train import train
 
     names = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
@@ -345,13 +286,14 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_add_style(args: argparse.Namespace) -> None:
-    from style_app.training.add_style import add_style_config
-    from style_app.training.train import TrainConfig, train
+    from style_app.training.add_style import add_style_config, train_style
+    from style_app.training.config import TrainConfig
 
-    given = {"style_image", "content_dir", "out", "base", "name", "norm", "arch", "warm_start", "every_style"}
+    given = {"style_image", "content_dir", "out", "norm", "arch", "warm_start", "every_style"}
     settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in given}
-    cfg = add_style_config(args.painting, args.base, args.name, args.out, args.content_dir, **settings)
-    path = train(cfg, progress=not args.quiet)
+    cfg = add_style_config(args.painting, args.base, args.name, args.out, args.content_dir, init=args.init,
+                           **settings)
+    path = train_style(cfg, progress=not args.quiet)
     print(f"wrote {path}: style {cfg.name} for {Path(cfg.base).name}")
 
 
