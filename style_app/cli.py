@@ -4,31 +4,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import sys
 import warnings
-from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 
 # Only light imports here: torch and the library load inside `main`, so a Ctrl-C during start-up
 # is caught there and exits 130 quietly.
+from style_app.cli_args import EXIT_USAGE, Parser, add_weights_dir, number_in
+from style_app.cli_train import add_add_style, add_train
 from style_app.errors import Interrupted, StyleAppError, first_line
 
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 #: Largest --image-size / --style-size for training, and --size for evaluate (pixels per side).
 MAX_TRAIN_SIDE = 4096
 #: Largest side `bench` measures or `--max-size` accepts (the 64 MP input limit is 8000 x 8000).
 MAX_SIDE = 16384
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line on stderr (exit 2)."""
-
-    def error(self, message: str) -> None:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,26 +44,6 @@ def _warning_line(message: Warning | str, category: type[Warning], *_: object, *
     print(f"style-app: warning: {str(message).strip().splitlines()[0]}", file=sys.stderr)
 
 
-def number_in(kind: type, low: float, high: float | None = None, above: bool = False) -> Callable[[str], float]:
-    """An argparse type: a finite `kind` (int or float) from `low` (excluded when `above`) to `high`,
-    so a bad value is a one-line usage error (exit 2) before anything runs."""
-    bound = f"above {low}" if above else f"at least {low}"
-    wanted = f"{bound} and at most {high}" if high is not None else bound
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'} "
-                                             f"{wanted}, got {text!r}") from None
-        if not math.isfinite(value) or value < low or (above and value == low) or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
 def build_parser() -> Parser:
     parser = Parser(prog="style-app", description="Fast neural style transfer with swappable normalization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -80,36 +51,6 @@ def build_parser() -> Parser:
                         add_bench, add_export, add_vgg_weights):
         add_command(sub)
     return parser
-
-
-def add_train(sub: argparse._SubParsersAction) -> None:
-    """`style-app train`: the flags are TrainConfig's fields (style_app.training.config)."""
-    from style_app.training.config import field_defaults
-    p = sub.add_parser("train", help="train a style network from a painting")
-    add_config_flags(p, field_defaults(), train_only=True)
-    add_config_flags(p, field_defaults())
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=run_train)
-
-
-def add_add_style(sub: argparse._SubParsersAction) -> None:
-    """`style-app add-style`: a new painting for a conditional network, its norm parameters only.
-    Loss settings left out are the network's own (None here)."""
-    from style_app.training.config import field_defaults
-    p = sub.add_parser("add-style", help="learn a new painting for a conditional network in minutes "
-                       "(a new row of norm scale and shift; the convolutions stay frozen)")
-    p.add_argument("painting", metavar="PAINTING")
-    p.add_argument("--base", required=True, metavar="NETWORK_OR_NORM",
-                   help="a conditional network file, or a norm (instance, batch, layer, group): that norm's shipped one")
-    p.add_argument("--name", help="the style's name (default: from the painting's file name)")
-    p.add_argument("--out", help="style file to write (default: <weights dir>/<name>_<network>.safetensors)")
-    add_weights_dir(p)
-    p.add_argument("--content-dir", help="training photos (default: env STYLE_APP_CONTENT_DIR)")
-    p.add_argument("--init", help="start from this style of the network, 'mean', or 'auto' (default: whichever "
-                   "has the lower loss for the painting)")
-    add_config_flags(p, dict.fromkeys(field_defaults()))
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=run_add_style)
 
 
 def add_recalibrate(sub: argparse._SubParsersAction) -> None:
@@ -126,32 +67,6 @@ def add_recalibrate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--photos", type=number_in(int, 1, 100000), default=bn_statistics.PHOTOS,
                    help=f"photos to average over (default: {bn_statistics.PHOTOS})")
     p.set_defaults(run=run_recalibrate)
-
-
-def add_config_flags(p: argparse.ArgumentParser, defaults: dict, train_only: bool = False) -> None:
-    """One flag per TrainConfig field that has help (`train_only`: those of `train` alone, else
-    those `train` and `add-style` share), its type, range check and help from the field."""
-
-    from style_app.training.config import TrainConfig
-    for f in fields(TrainConfig):
-        meta = f.metadata
-        if not (meta["help"] or meta["flag"]) or meta["train_only"] != train_only:
-            continue
-        options = dict(meta["flag"])
-        flag = options.pop("option", "--" + f.name.replace("_", "-"))
-        if isinstance(f.default, bool) and "action" not in options:
-            options["action"] = argparse.BooleanOptionalAction
-        if meta["range"] is not None:
-            r = meta["range"]
-            options["type"] = number_in(r.kind, r.low, r.high, r.above)
-        default = defaults[f.name]
-        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
-        suffix = f" (default: {shown})" if shown is not None and not isinstance(default, bool) else ""
-        help_text = meta["help"] + suffix if meta["help"] else None
-        if options.get("action") == "store_false":
-            p.add_argument(flag, dest=f.name, help=help_text, **options)
-        else:
-            p.add_argument(flag, dest=f.name, default=default, help=help_text, **options)
 
 
 def add_stylize(sub: argparse._SubParsersAction) -> None:
@@ -248,10 +163,6 @@ def add_vgg_weights(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_vgg_weights)
 
 
-def add_weights_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights-dir", help="your own models and added styles (default: env STYLE_APP_WEIGHTS)")
-
-
 def add_model_choice(p: argparse.ArgumentParser) -> None:
     from style_app.models.norms import NORM_KINDS
     from style_app.models.transformer import ARCHS, ZOO_ARCH
@@ -273,28 +184,6 @@ def chosen_model(args: argparse.Namespace, device: str = "cpu", fast: bool = Tru
         return Stylizer.from_file(args.weights, device, fast)
     info = find_model(args.style, args.norm, args.arch)
     return Stylizer.from_file(info.path, device, fast, style=info.style)
-
-
-def run_train(args: argparse.Namespace) -> None:
-    from style_app.training.config import TrainConfig
-    from style_app.training.train import train
-
-    names = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-    path = train(cfg, progress=not args.quiet)
-    print(f"wrote {path}")
-
-
-def run_add_style(args: argparse.Namespace) -> None:
-    from style_app.training.add_style import add_style_config, train_style
-    from style_app.training.config import TrainConfig
-
-    given = {"style_image", "content_dir", "out", "norm", "arch", "warm_start", "every_style"}
-    settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in given}
-    cfg = add_style_config(args.painting, args.base, args.name, args.out, args.content_dir, init=args.init,
-                           **settings)
-    path = train_style(cfg, progress=not args.quiet)
-    print(f"wrote {path}: style {cfg.name} for {Path(cfg.base).name}")
 
 
 def run_recalibrate(args: argparse.Namespace) -> None:
