@@ -16,8 +16,6 @@ from style_app.cli_train import add_add_style, add_train
 from style_app.errors import Interrupted, StyleAppError, first_line
 
 EXIT_INTERRUPTED = 130
-#: Largest --image-size / --style-size for training, and --size for evaluate (pixels per side).
-MAX_TRAIN_SIDE = 4096
 #: Largest side `bench` measures or `--max-size` accepts (the 64 MP input limit is 8000 x 8000).
 MAX_SIDE = 16384
 
@@ -56,6 +54,7 @@ def build_parser() -> Parser:
 def add_recalibrate(sub: argparse._SubParsersAction) -> None:
     """`style-app recalibrate`: a batch-norm network's running statistics measured again."""
     from style_app.training import bn_statistics
+    from style_app.training.config import MAX_TRAIN_SIDE
     p = sub.add_parser("recalibrate", help="a batch-norm network's running statistics, measured again on whole "
                        "photos at the size people stylize (precise BN), written as a new file")
     p.add_argument("network", metavar="NETWORK", help="a batch-norm network file")
@@ -101,6 +100,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
 
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     """`style-app evaluate`: scores on held-out photos."""
+    from style_app.training.config import MAX_TRAIN_SIDE
     p = sub.add_parser("evaluate", help="style/content loss and speed of every shipped model on held-out photos")
     p.add_argument("--content-dir", required=True, help="photos the models were not trained on")
     p.add_argument("--style-dir", help="the paintings, as <style>.jpg (default: env STYLE_APP_STYLE_DIR)")

@@ -17,7 +17,7 @@ from style_app.training import bn_statistics
 from style_app.training.losses import (CONTENT_LAYERS, GRAM_LAYERS, LAPLACIAN_MODES, LAPLACIAN_POOL, LAPLACIAN_POOLS,
                                        LAPLACIAN_SIDE, LOSS_SETTINGS, REGION_PX, STYLE_LAYERS, STYLE_LOSSES)
 
-MAX_SIDE = 4096  # largest --image-size / --style-size (pixels per side)
+MAX_TRAIN_SIDE = 4096  # largest --image-size / --style-size (pixels per side)
 GRAM_WEIGHT = 3.0  # the Gram term's weight beside a sliced loss when none is given (gram_weight None)
 
 
@@ -61,9 +61,9 @@ class TrainConfig:
     arch: str = setting(ZOO_ARCH, "network architecture", train_only=True, choices=list(ARCHS))
     steps: int = setting(350, "optimizer steps", _positive(int, 10**8))
     batch_size: int = setting(4, "photos per step", _positive(int, 1024))
-    image_size: int = setting(256, "side of the square training crops, pixels", Range(int, 16, MAX_SIDE))
+    image_size: int = setting(256, "side of the square training crops, pixels", Range(int, 16, MAX_TRAIN_SIDE))
     zoom: float = setting(1.0, "crops from photos enlarged up to this many times", Range(float, 1.0, 16.0))
-    style_size: int = setting(512, "the painting is shrunk to fit this many pixels", Range(int, 16, MAX_SIDE))
+    style_size: int = setting(512, "the painting is shrunk to fit this many pixels", Range(int, 16, MAX_TRAIN_SIDE))
     content_weight: float = setting(1.0, "weight of the content loss (keep the photo)", WEIGHT)
     style_weight: float = setting(20.0, "weight of the style loss (--style-loss)", WEIGHT)
     tv_weight: float = setting(10.0, "weight of the total-variation loss (smoothness)", WEIGHT)
@@ -71,7 +71,7 @@ class TrainConfig:
     laplacian_pools: tuple[int, ...] | None = setting(
         None, "the Laplacian loss compares the images average-pooled by each N (the mean over them; default "
         f"{' '.join(map(str, LAPLACIAN_POOLS))}, those the crop holds: 4 alone misses large soft patches)",
-        Range(int, 1, MAX_SIDE), nargs="+", metavar="N")
+        Range(int, 1, MAX_TRAIN_SIDE), nargs="+", metavar="N")
     laplacian_mode: str = setting("stronger", "both: any contour unlike the photo's pays; stronger: only contours "
                                   "stronger than the photo's (droplets, glows), not softened ones, so no halos",
                                   off="both", choices=list(LAPLACIAN_MODES))
@@ -92,7 +92,7 @@ class TrainConfig:
     contrast_weight: float = setting(0.5, "weight of the contrast term: a picture paler than its photo "
                                      "(luminance std) pays", WEIGHT, off=0.0)
     contrast_window: int = setting(0, "the contrast term compares each square of this many pixels with the "
-                                   "photo's (0: the whole picture)", Range(int, 0, MAX_SIDE), off=0)
+                                   "photo's (0: the whole picture)", Range(int, 0, MAX_TRAIN_SIDE), off=0)
     mean_colour_weight: float = setting(10.0, "weight of the mean-colour term: the batch's mean RGB away from the "
                                         "painting's pays", WEIGHT, off=0.0)
     tone_weight: float = setting(2.0, "weight of the tone term: a picture whose coarse lights and darks follow its "
@@ -121,7 +121,7 @@ class TrainConfig:
                                 "--no-every-style: one painting per step, in turn", train_only=True)
     bn_stats_size: int = setting(bn_statistics.SIZE, "batch norm: after training, each style's running statistics "
                                  "are measured again on whole photos this size, the size people stylize at "
-                                 "(0: keep training's)", Range(int, 0, MAX_SIDE))
+                                 "(0: keep training's)", Range(int, 0, MAX_TRAIN_SIDE))
 
     def __post_init__(self) -> None:
         self.style_image = painting_paths(self.style_image)  # one path given alone counts as a list
