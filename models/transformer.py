@@ -80,7 +80,7 @@ class ResidualBlock(nn.Module):
 class TransformerNet(nn.Module):
     """Image in [0, 1] -> stylized image in [0, 1] of exactly the same size.
 
-    `num_styles` > 1 makes every norm conditional on the style (models.norms.StyleConditional):
+    `num_styles` > 1 makes every norm conditional on the style (style_app.models.norms.StyleConditional):
     the convolutions are shared, `set_style` picks the style or a blend of styles."""
 
     def __init__(self, norm: str = "instance", arch: str | ArchConfig = "johnson", num_styles: int = 1):
@@ -112,7 +112,7 @@ class TransformerNet(nn.Module):
                 module.mix.copy_(style)
 
     def with_noise(self, x: torch.Tensor, origin: tuple[int, int]) -> torch.Tensor:
-        """The photo with the noise planes appended (models.noise): fresh noise in training, the
+        """The photo with the noise planes appended (style_app.models.noise): fresh noise in training, the
         fixed coordinate noise from pixel (top, left) = `origin` when serving."""
         shape = (x.shape[0], self.arch.noise_channels, *x.shape[-2:])
         if self.training:  # drawn from the CPU generator, which a checkpoint saves: resume stays exact on CUDA

@@ -23,8 +23,9 @@ cd "$(dirname "$0")/.."
 DATA=${GPU_DATA:-.gpu}; RUN=${RUN_DIR:-runs/gpu}; DEVICE=${DEVICE:-cuda}; NAME=$(basename "$RUN")
 BATCH=${BATCH:-16}; IMAGE_SIZE=${IMAGE_SIZE:-256}; STEPS=${STEPS:-350}; SNAPSHOTS=${SNAPSHOTS:-1}
 BENCH_SIZES=${BENCH_SIZES-512 1024 2048}; EVAL_SIZE=${EVAL_SIZE:-512}
-# the recipe (docs/quality.md): the best one measured so far; set RECIPE to try another
-RECIPE=${RECIPE:---style-loss sliced-texture --texture-weight 0.5 --style-weight 20 --laplacian-weight 2 --laplacian-pools 4 8 16 --laplacian-mode stronger --every-style --style-lr 1e-2 --gram-weight 3 --gram-layers relu3_3 relu4_3 --contrast-weight 0.5 --mean-colour-weight 10 --tone-weight 2}
+# the recipe is `style-app train`'s defaults (style_app/training/config.py); set RECIPE to flags
+# that try another
+RECIPE=${RECIPE-}
 NORMS=${NORMS-instance batch layer group}  # a call may train part of the zoo
 # a base for add-style (docs/add_style.md): a conditional IN network on these paintings (file stems),
 # none of those whose adding is measured; empty: none

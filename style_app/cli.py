@@ -4,67 +4,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import sys
 import warnings
-from collections.abc import Callable
-from dataclasses import fields
 from pathlib import Path
 
 # Only light imports here: torch and the library load inside `main`, so a Ctrl-C during start-up
 # is caught there and exits 130 quietly.
+from style_app.cli_args import EXIT_USAGE, Parser, add_weights_dir, number_in
+from style_app.cli_judge import add_judge
+from style_app.cli_train import add_add_style, add_train
 from style_app.errors import Interrupted, StyleAppError, first_line
 
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-#: Largest --image-size / --style-size for training, and --size for evaluate (pixels per side).
-MAX_TRAIN_SIDE = 4096
 #: Largest side `bench` measures or `--max-size` accepts (the 64 MP input limit is 8000 x 8000).
 MAX_SIDE = 16384
-#: Every numeric flag of `train` (TrainConfig's fields): (type, lowest, highest, lowest excluded, help).
-TRAIN_RANGES = {
-    "steps": (int, 1, 10**8, False, "optimizer steps"),
-    "batch_size": (int, 1, 1024, False, "photos per step"),
-    "image_size": (int, 16, MAX_TRAIN_SIDE, False, "side of the square training crops, pixels"),
-    "style_size": (int, 16, MAX_TRAIN_SIDE, False, "the painting is shrunk to fit this many pixels"),
-    "seed": (int, 0, 2**63 - 1, False, "random seed (weights, crops, loss directions)"),
-    "checkpoint_every": (int, 1, None, False, "steps between checkpoints (<out>.ckpt)"),
-    "workers": (int, 0, 64, False, "photo-loading processes"),
-    "log_every": (int, 1, None, False, "steps per line of <out>.losses.jsonl"),
-    "content_weight": (float, 0.0, None, False, "weight of the content loss (keep the photo)"),
-    "style_weight": (float, 0.0, None, False, "weight of the style loss (--style-loss)"),
-    "tv_weight": (float, 0.0, None, False, "weight of the total-variation loss (smoothness)"),
-    "laplacian_weight": (float, 0.0, None, False, "weight of the Laplacian loss: no new coarse contours (blobs)"),
-    "texture_weight": (float, 0.0, None, False, "sliced-texture: the brushwork term's share beside the colours"),
-    "gram_weight": (float, 0.0, None, False, "beside a sliced --style-loss: each picture's Gram loss, this weight "
-                    "(default: 3; 0 with --style-loss gram)"),
-    "contrast_weight": (float, 0.0, None, False, "weight of the contrast term: a picture paler than its photo "
-                        "(luminance std) pays"),
-    "contrast_window": (int, 0, MAX_TRAIN_SIDE, False, "the contrast term compares each square of this many "
-                        "pixels with the photo's (0: the whole picture)"),
-    "mean_colour_weight": (float, 0.0, None, False, "weight of the mean-colour term: the batch's mean RGB "
-                           "away from the painting's pays"),
-    "tone_weight": (float, 0.0, None, False, "weight of the tone term: a picture whose coarse lights and darks "
-                    "follow its photo's more weakly than the photo's own pays"),
-    "palette_weight": (float, 0.0, None, False, "weight of the palette term: the batch's RGB pixels distributed "
-                       "unlike the painting's (sliced Wasserstein) pay"),
-    "zoom": (float, 1.0, 16.0, False, "crops from photos enlarged up to this many times"),
-    "lr": (float, 0.0, 10.0, True, "Adam learning rate"),
-    "style_lr": (float, 0.0, 10.0, True, "several paintings: learning rate of their own norm scales and shifts "
-                 "(add-style: --lr unless given)"),
-    "decay_steps": (int, 0, 10**8, False, "the learning rates fall along a half cosine to a tenth of themselves "
-                    "by this step, then stay (0: constant)"),
-    "bn_stats_size": (int, 0, MAX_TRAIN_SIDE, False, "batch norm: after training, each style's running statistics "
-                      "are measured again on whole photos this size, the size people stylize at (0: keep training's)"),
-}
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line on stderr (exit 2)."""
-
-    def error(self, message: str) -> None:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,26 +43,6 @@ def _warning_line(message: Warning | str, category: type[Warning], *_: object, *
     print(f"style-app: warning: {str(message).strip().splitlines()[0]}", file=sys.stderr)
 
 
-def number_in(kind: type, low: float, high: float | None = None, above: bool = False) -> Callable[[str], float]:
-    """An argparse type: a finite `kind` (int or float) from `low` (excluded when `above`) to `high`,
-    so a bad value is a one-line usage error (exit 2) before anything runs."""
-    bound = f"above {low}" if above else f"at least {low}"
-    wanted = f"{bound} and at most {high}" if high is not None else bound
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'} "
-                                             f"{wanted}, got {text!r}") from None
-        if not math.isfinite(value) or value < low or (above and value == low) or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
 def build_parser() -> Parser:
     parser = Parser(prog="style-app", description="Fast neural style transfer with swappable normalization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -118,50 +52,10 @@ def build_parser() -> Parser:
     return parser
 
 
-def add_train(sub: argparse._SubParsersAction) -> None:
-    """`style-app train`: the flags are TrainConfig's fields."""
-    from style_app.models.norms import NORM_KINDS
-    from style_app.models.transformer import ARCHS
-    from style_app.training.train import TrainConfig
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
-    p = sub.add_parser("train", help="train a style network from a painting")
-    p.add_argument("--style-image", required=True, nargs="+",
-                   help="the painting; several: one network conditioned on style (Dumoulin et al. 2017)")
-    p.add_argument("--content-dir", required=True, help="folder of training photos (searched recursively)")
-    p.add_argument("--out", required=True, help="output .safetensors file")
-    p.add_argument("--norm", default=defaults["norm"], choices=NORM_KINDS)
-    p.add_argument("--arch", default=defaults["arch"], choices=list(ARCHS), help="network architecture")
-    p.add_argument("--warm-start", metavar="NETWORK", help="start from this network's weights (the same norm, "
-                   "arch and paintings), e.g. to train it further with another loss")
-    p.add_argument("--every-style", action=argparse.BooleanOptionalAction, default=defaults["every_style"],
-                   help="several paintings: train all of them at each step on the same photos; --no-every-style: "
-                   "one painting per step, in turn (default: every style)")
-    add_training_flags(p, defaults)
-    p.set_defaults(run=run_train)
-
-
-def add_add_style(sub: argparse._SubParsersAction) -> None:
-    """`style-app add-style`: a new painting for a conditional network, its norm parameters only.
-    Loss settings left out are the network's own (None here)."""
-    from style_app.training.train import TrainConfig
-    p = sub.add_parser("add-style", help="learn a new painting for a conditional network in minutes "
-                       "(a new row of norm scale and shift; the convolutions stay frozen)")
-    p.add_argument("painting", metavar="PAINTING")
-    p.add_argument("--base", required=True, metavar="NETWORK_OR_NORM",
-                   help="a conditional network file, or a norm (instance, batch, layer, group): that norm's shipped one")
-    p.add_argument("--name", help="the style's name (default: from the painting's file name)")
-    p.add_argument("--out", help="style file to write (default: <weights dir>/<name>_<network>.safetensors)")
-    add_weights_dir(p)
-    p.add_argument("--content-dir", help="training photos (default: env STYLE_APP_CONTENT_DIR)")
-    p.add_argument("--init", help="start from this style of the network, 'mean', or 'auto' (default: whichever "
-                   "has the lower loss for the painting)")
-    add_training_flags(p, {f.name: None for f in fields(TrainConfig)})
-    p.set_defaults(run=run_add_style)
-
-
 def add_recalibrate(sub: argparse._SubParsersAction) -> None:
     """`style-app recalibrate`: a batch-norm network's running statistics measured again."""
     from style_app.training import bn_statistics
+    from style_app.training.config import MAX_TRAIN_SIDE
     p = sub.add_parser("recalibrate", help="a batch-norm network's running statistics, measured again on whole "
                        "photos at the size people stylize (precise BN), written as a new file")
     p.add_argument("network", metavar="NETWORK", help="a batch-norm network file")
@@ -173,45 +67,6 @@ def add_recalibrate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--photos", type=number_in(int, 1, 100000), default=bn_statistics.PHOTOS,
                    help=f"photos to average over (default: {bn_statistics.PHOTOS})")
     p.set_defaults(run=run_recalibrate)
-
-
-def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
-    """The flags `train` and `add-style` share: TrainConfig's numbers (each range-checked, see
-    TRAIN_RANGES) and loss, and how to run."""
-    from style_app.training.losses import (CONTENT_LAYERS, GRAM_LAYERS, LAPLACIAN_MODES, REGION_PX, STYLE_LAYERS,
-                                           STYLE_LOSSES)
-    for name, (kind, low, high, above, text) in TRAIN_RANGES.items():
-        default = "" if defaults[name] is None else f" (default: {defaults[name]})"
-        p.add_argument("--" + name.replace("_", "-"), type=number_in(kind, low, high, above), default=defaults[name],
-                       help=text + default)
-    p.add_argument("--laplacian-pools", nargs="+", type=number_in(int, 1, MAX_TRAIN_SIDE, False), metavar="N",
-                   default=defaults["laplacian_pools"], help="the Laplacian loss compares the images average-pooled "
-                   "by each N (the mean over them; default 4 8 16, those the crop holds: 4 alone misses large "
-                   "soft patches)")
-    p.add_argument("--laplacian-mode", choices=LAPLACIAN_MODES, default=defaults["laplacian_mode"],
-                   help="both: any contour unlike the photo's pays; stronger: only contours stronger than the "
-                   f"photo's (droplets, glows), not softened ones, so no halos (default: {defaults['laplacian_mode']})")
-    p.add_argument("--gram-layers", nargs="+", choices=STYLE_LAYERS, metavar="LAYER", default=defaults["gram_layers"],
-                   help=f"the VGG layers --gram-weight compares, among {' '.join(STYLE_LAYERS)} "
-                   f"(default: {' '.join(GRAM_LAYERS)})")
-    p.add_argument("--style-layers", nargs="+", choices=STYLE_LAYERS, metavar="LAYER",
-                   default=defaults["style_layers"], help="the VGG layers the style loss compares, among "
-                   f"{' '.join(STYLE_LAYERS)}; without relu1_2 (mostly colour) the photo keeps its local colours "
-                   f"(default: {' '.join(STYLE_LAYERS)})")
-    p.add_argument("--content-layer", default=defaults["content_layer"], choices=CONTENT_LAYERS)
-    p.add_argument("--style-loss", default=defaults["style_loss"], choices=STYLE_LOSSES,
-                   help="gram: channel correlations; sliced: each picture's feature distributions (Heitz et al. "
-                   "2021); sliced-batch: the batch's, pooled (no droplets); sliced-tiles: each region's "
-                   "(texture, not glows); sliced-texture: the batch's pooled, plus the texture inside each "
-                   f"{REGION_PX} px square, weighted by --texture-weight (colour masses with brushwork)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
-    p.add_argument("--resume", nargs="?", const="auto", default=None,
-                   help="continue from the checkpoint beside --out (or the one given)")
-    p.add_argument("--val-dir", help="held-out photos: validation losses at every checkpoint")
-    p.add_argument("--no-fast", dest="fast", action="store_false",
-                   help="plain fp32 (no bf16 autocast / channels_last / AMP)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def add_stylize(sub: argparse._SubParsersAction) -> None:
@@ -246,6 +101,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
 
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     """`style-app evaluate`: scores on held-out photos."""
+    from style_app.training.config import MAX_TRAIN_SIDE
     p = sub.add_parser("evaluate", help="style/content loss and speed of every shipped model on held-out photos")
     p.add_argument("--content-dir", required=True, help="photos the models were not trained on")
     p.add_argument("--style-dir", help="the paintings, as <style>.jpg (default: env STYLE_APP_STYLE_DIR)")
@@ -308,61 +164,6 @@ def add_vgg_weights(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_vgg_weights)
 
 
-def add_judge(sub: argparse._SubParsersAction) -> None:
-    """`style-app judge make|tally`: blind A/B sheets of two programs' pictures, and their tally."""
-    p = sub.add_parser("judge", help="blind side-by-side sheets of two programs' pictures, and their tally")
-    steps = p.add_subparsers(dest="step", required=True, parser_class=Parser)
-    make = steps.add_parser("make", help="one sheet per (painting, photo): painting, photo, A and B in a "
-                            "balanced random order; which is which goes to --key")
-    make.add_argument("first", metavar="A_DIR", help="the first program's pictures: DIR/<painting>/<photo>.*")
-    make.add_argument("second", metavar="B_DIR", help="the second program's, laid out the same way")
-    make.add_argument("--photos", nargs="+", required=True, help="the photos (files named as in the folders)")
-    make.add_argument("--paintings", nargs="+", required=True, help="the paintings (files)")
-    make.add_argument("--out", required=True, help="folder for the sheets: give the judges this folder only")
-    make.add_argument("--key", help="where the key goes, outside --out (default: <out>.key.json)")
-    make.add_argument("--seed", type=number_in(int, 0, 2**63 - 1), default=0, help="shuffle seed")
-    make.set_defaults(run=run_judge_make)
-    tally = steps.add_parser("tally", help="count verdict files (one 'sheet A|B|tie' line each) against the key")
-    tally.add_argument("sheets", metavar="SHEETS", help="the sheet folder")
-    tally.add_argument("key", metavar="KEY", help="the key `judge make` wrote")
-    tally.add_argument("verdicts", metavar="VERDICTS", nargs="+", help="one file per judge")
-    tally.add_argument("--json", metavar="OUT", help="also write the tally as JSON")
-    tally.set_defaults(run=run_judge_tally)
-
-
-def run_judge_make(args: argparse.Namespace) -> None:
-    from style_app.tools import judge
-    out = Path(args.out)
-    key = Path(args.key or f"{out.as_posix().rstrip('/')}.key.json")
-    for path in [*args.photos, *args.paintings]:
-        if not Path(path).is_file():
-            raise judge.JudgeError(f"{path}: no such file")
-    for folder in (args.first, args.second):
-        if not Path(folder).is_dir():
-            raise judge.JudgeError(f"{folder}: no such folder")
-    rows = judge.make_sheets(Path(args.first), Path(args.second), [Path(p) for p in args.photos],
-                             [Path(p) for p in args.paintings], out, key, args.seed)
-    print(f"wrote {len(rows)} sheets to {out} (first program on side A of {sum(r['A'] == 'first' for r in rows)}); "
-          f"key: {key}")
-
-
-def run_judge_tally(args: argparse.Namespace) -> None:
-    from style_app.tools import judge
-    for path in (args.key, *args.verdicts):
-        if not Path(path).is_file():
-            raise judge.JudgeError(f"{path}: no such file")
-    files = [Path(v) for v in args.verdicts]
-    result = judge.tally(Path(args.key), files, Path(args.sheets))
-    print(judge.format_tally(result, files))
-    if args.json:
-        from style_app.files import write_atomically
-        write_atomically(args.json, (json.dumps(result, indent=1) + "\n").encode())
-
-
-def add_weights_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights-dir", help="your own models and added styles (default: env STYLE_APP_WEIGHTS)")
-
-
 def add_model_choice(p: argparse.ArgumentParser) -> None:
     from style_app.models.norms import NORM_KINDS
     from style_app.models.transformer import ARCHS, ZOO_ARCH
@@ -384,26 +185,6 @@ def chosen_model(args: argparse.Namespace, device: str = "cpu", fast: bool = Tru
         return Stylizer.from_file(args.weights, device, fast)
     info = find_model(args.style, args.norm, args.arch)
     return Stylizer.from_file(info.path, device, fast, style=info.style)
-
-
-def run_train(args: argparse.Namespace) -> None:
-    from style_app.training.train import TrainConfig, train
-
-    names = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-    path = train(cfg, progress=not args.quiet)
-    print(f"wrote {path}")
-
-
-def run_add_style(args: argparse.Namespace) -> None:
-    from style_app.training.add_style import add_style_config
-    from style_app.training.train import TrainConfig, train
-
-    given = {"style_image", "content_dir", "out", "base", "name", "norm", "arch", "warm_start", "every_style"}
-    settings = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in given}
-    cfg = add_style_config(args.painting, args.base, args.name, args.out, args.content_dir, **settings)
-    path = train(cfg, progress=not args.quiet)
-    print(f"wrote {path}: style {cfg.name} for {Path(cfg.base).name}")
 
 
 def run_recalibrate(args: argparse.Namespace) -> None:

@@ -43,7 +43,7 @@ class InferenceNet:
                     module.to(self.dtype)
 
     def with_model(self, model: nn.Module) -> "InferenceNet":
-        """Runs `model`, a variant of this one's (e.g. `models.norms.with_batch_statistics`), at
+        """Runs `model`, a variant of this one's (e.g. `style_app.models.norms.with_batch_statistics`), at
         the same precision and memory layout."""
         other = copy.copy(self)
         other.model = model

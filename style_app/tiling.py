@@ -4,7 +4,7 @@ Memory grows with the pixels the network sees at once, so a 4096x4096 photo goes
 Instance, layer and group norm would normalize each tile by its own statistics, and neighbouring
 tiles would then disagree in brightness and texture (seams). Instead the network first runs on a
 downscaled copy of the whole picture with its norms recording per-(image, channel/group) mean
-and variance (models.norms.recorded_statistics); every tile is then normalized with those fixed
+and variance (style_app.models.norms.recorded_statistics); every tile is then normalized with those fixed
 statistics. Batch norm in eval mode already uses fixed running statistics. Tiles overlap and are
 cross-faded with linear ramps, which hides the remaining reflection-padding effects at tile edges.
 """

@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import save_file
 
 from helpers import TINY_VGG_WIDTHS, SmallDisk, app_process, random_photo
-from models.transformer import ZOO_ARCH, TransformerNet
-from models.vgg import vgg_layers
+from style_app.models.transformer import ZOO_ARCH, TransformerNet
+from style_app.models.vgg import vgg_layers
 from style_app.weights import save_model
 
 torch.set_num_threads(1)

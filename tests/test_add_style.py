@@ -19,8 +19,7 @@ from style_app.errors import TrainingError, WeightsError
 from style_app.style_files import load_network, per_style_keys, save_style
 from style_app.stylizer import Stylizer, cached_stylizer
 from style_app.tools.compare import compare_norms
-from style_app.training.add_style import CONTENT_DIR_ENV, add_style_config
-from style_app.training.train import train
+from style_app.training.add_style import CONTENT_DIR_ENV, add_style_config, train_style
 from style_app.weights import (SHIPPED_ENV, WEIGHTS_ENV, available_models, load_model, read_metadata, save_model,
                                shipped_weights_dir, write_weights)
 
@@ -51,7 +50,7 @@ def add(painting, base, photo_dir, vgg, on_step=None, **settings):
     """A few-second add-style run on the tiny network `base`."""
     settings = {"steps": 6, "checkpoint_every": 3, "log_every": 1, "workers": 0, "vgg_weights": vgg, **settings}
     cfg = add_style_config(painting, base, content_dir=photo_dir, **settings)
-    return cfg, train(cfg, progress=False, on_step=on_step)
+    return cfg, train_style(cfg, progress=False, on_step=on_step)
 
 
 @pytest.mark.parametrize("norm", NORMS)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from helpers import TINY_VGG_WIDTHS
-from models.transformer import TransformerNet
+from style_app.models.transformer import TransformerNet
 from style_app.tools import bench
 from style_app.cli import main
 

@@ -9,7 +9,7 @@ from helpers import random_photo, save_conditional_network, tiny_config
 from style_app.cli import main
 from style_app.models.transformer import ArchConfig, TransformerNet
 from style_app.style_files import load_network
-from style_app.training.add_style import add_style_config
+from style_app.training.add_style import add_style_config, train_style
 from style_app.training.bn_statistics import batch_norm_layers, calibration_photos, recalibrate
 from style_app.training.train import train
 from style_app.weights import load_model, read_metadata
@@ -89,7 +89,7 @@ def test_an_added_style_gets_statistics_at_the_output_size(tmp_path, photo_dir, 
     random_photo(7, (64, 64)).save(painting)
     cfg = add_style_config(painting, base, content_dir=photo_dir, out=tmp_path / "udnie.safetensors", steps=2,
                            workers=0, vgg_weights=tiny_vgg_file, bn_stats_size=40)
-    net, _ = load_network(train(cfg, progress=False))
+    net, _ = load_network(train_style(cfg, progress=False))
     assert read_metadata(cfg.out)["bn_statistics"] == {"size": 40, "photos": 6}
     expected = load_network(cfg.out)[0]
     recalibrate(expected, calibration_photos(photo_dir, 40), styles=[2])

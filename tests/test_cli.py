@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from helpers import random_photo
-from models.transformer import ZOO_ARCH
+from style_app.models.transformer import ZOO_ARCH
 from style_app.cli import main
 from style_app.tools.evaluate import GRID_TILE
 from style_app.weights import load_model, save_model

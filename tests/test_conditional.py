@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from models.norms import StyleConditional, make_norm, with_batch_statistics
-from models.transformer import TransformerNet
+from style_app.models.norms import StyleConditional, make_norm, with_batch_statistics
+from style_app.models.transformer import TransformerNet
 from style_app.cli import main
 from style_app.degrid import remove_grid
 from style_app.errors import StyleAppError, WeightsError

@@ -1,7 +1,7 @@
 """style_app.degrid: the decoder's period-2/4 grid removed, everything else kept."""
 import torch
 
-from models.transformer import TransformerNet
+from style_app.models.transformer import TransformerNet
 from style_app.degrid import remove_grid
 from style_app.stylizer import Stylizer
 from style_app.tools.quality import grid_ratio

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from models.transformer import TransformerNet
+from style_app.models.transformer import TransformerNet
 from style_app.cli import main
 from style_app.weights import save_model
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from helpers import random_photo
-from models.transformer import TransformerNet
+from style_app.models.transformer import TransformerNet
 from style_app import stylizer as stylizer_module
 from style_app.tools.bench import psnr
 from style_app.fastpath import InferenceNet, fast_dtype

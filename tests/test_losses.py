@@ -1,8 +1,15 @@
 import pytest
 import torch
 
-from models.vgg import VGGFeatures, vgg_layers
+from style_app.models.vgg import VGGFeatures, vgg_layers
+from style_app.training.config import JOHNSON_TERMS
 from style_app.training.losses import PerceptualLoss, gram, relative_mse
+
+
+
+def johnson(**changed) -> dict:
+    """Johnson et al.'s loss (every later term off) with `changed` terms."""
+    return {**JOHNSON_TERMS, **changed}
 
 
 def test_gram_is_normalized_channel_correlation():
@@ -24,10 +31,10 @@ def test_loss_terms_do_not_depend_on_the_vgg_activation_scale():
         if isinstance(m, torch.nn.Conv2d):
             torch.nn.init.zeros_(m.bias)  # bias-free ReLU nets are positively homogeneous
     style, content, stylized = torch.rand(1, 3, 32, 32), torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
-    small = PerceptualLoss(VGGFeatures(layers), style)(stylized, content)
+    small = PerceptualLoss(VGGFeatures(layers), style, johnson())(stylized, content)
     with torch.no_grad():
         layers[0].weight.mul_(10)
-    large = PerceptualLoss(VGGFeatures(layers), style)(stylized, content)
+    large = PerceptualLoss(VGGFeatures(layers), style, johnson())(stylized, content)
     for term in ("content", "style", "tv", "total"):
         torch.testing.assert_close(small[term], large[term], rtol=1e-4, atol=1e-6)
 
@@ -36,7 +43,7 @@ def test_style_loss_is_zero_for_the_style_image_itself():
     torch.manual_seed(0)
     vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
     style = torch.rand(1, 3, 32, 32)
-    loss = PerceptualLoss(vgg, style)
+    loss = PerceptualLoss(vgg, style, johnson())
     assert loss.style_loss(vgg(style)).item() < 1e-6
     assert loss.style_loss(vgg(torch.rand(1, 3, 32, 32))).item() > 1e-3
 
@@ -53,12 +60,13 @@ def test_sliced_loss_matches_each_picture_and_sliced_batch_the_batch_pooled():
     vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
     painting = torch.cat([_flat(0.1), _flat(0.9)], dim=-1)          # 32 x 64: dark left, light right
     batch = torch.cat([_flat(0.1), _flat(0.9)])
-    per_picture = PerceptualLoss(vgg, painting, style_loss="sliced").style_loss(vgg(batch))
-    pooled = PerceptualLoss(vgg, painting, style_loss="sliced-batch").style_loss(vgg(batch))
+    per_picture = PerceptualLoss(vgg, painting, johnson(style_loss="sliced")).style_loss(vgg(batch))
+    pooled = PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch")).style_loss(vgg(batch))
     assert per_picture.shape == pooled.shape == (2,)
     assert pooled.max() < 0.1 * per_picture.min()
     # a batch of two dark pictures holds no light colours: pooled, that is seen too
-    dark = PerceptualLoss(vgg, painting, style_loss="sliced-batch").style_loss(vgg(torch.cat([_flat(0.1)] * 2)))
+    dark = PerceptualLoss(vgg, painting,
+        johnson(style_loss="sliced-batch")).style_loss(vgg(torch.cat([_flat(0.1)] * 2)))
     assert dark.min() > 5 * pooled.max()
 
 
@@ -67,7 +75,7 @@ def test_sliced_losses_are_zero_for_the_style_image_itself():
     vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
     style = torch.rand(1, 3, 32, 32)
     for kind in ("sliced", "sliced-batch"):
-        loss = PerceptualLoss(vgg, style, style_loss=kind)
+        loss = PerceptualLoss(vgg, style, johnson(style_loss=kind))
         assert loss.style_loss(vgg(style)).item() < 1e-6
         assert loss.style_loss(vgg(torch.rand(1, 3, 32, 32))).item() > 1e-3
 
@@ -82,7 +90,8 @@ def test_laplacian_loss_ignores_a_colour_shift_and_sees_a_blob_on_a_smooth_gradi
     photo[..., :, 40:44] = 0.9                                   # one real edge: a post in the picture
     shifted = photo + torch.tensor([0.2, -0.1, 0.05]).view(1, 3, 1, 1)
     blob = photo + 0.3 * torch.exp(-((xx - 0.3) ** 2 + (yy - 0.5) ** 2) / 0.005)
-    loss = PerceptualLoss(VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16))), photo, laplacian_weight=1.0)
+    loss = PerceptualLoss(VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16))), photo,
+        johnson(laplacian_weight=1.0))
     assert loss(shifted, photo)["laplacian"].item() < 1e-8
     assert loss(blob, photo)["laplacian"].item() > 0.01  # 3% of the post's own contour energy
     assert laplacian(photo).shape == (1, 3, 14, 14)  # pooled by 4, then a valid 3x3
@@ -96,10 +105,10 @@ def test_coarser_laplacian_pools_see_a_large_soft_patch_the_finest_misses():
     photo[..., :, 100:] += 0.2                                   # the photo's own edge
     patch = photo + 0.3 * torch.exp(-((xx - 48) ** 2 + (yy - 64) ** 2) / (2 * 12.0 ** 2))
     vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
-    fine = PerceptualLoss(vgg, photo, laplacian_weight=1.0)(patch, photo)["laplacian"].item()
-    coarse = PerceptualLoss(vgg, photo, laplacian_weight=1.0, laplacian_pools=(4, 8, 16))(patch, photo)
+    fine = PerceptualLoss(vgg, photo, johnson(laplacian_weight=1.0))(patch, photo)["laplacian"].item()
+    coarse = PerceptualLoss(vgg, photo, johnson(laplacian_weight=1.0, laplacian_pools=(4, 8, 16)))(patch, photo)
     assert fine < 0.05 and coarse["laplacian"].item() > 10 * fine
-    assert PerceptualLoss(vgg, photo, laplacian_weight=1.0, laplacian_pools=(4, 8, 16))(photo, photo)[
+    assert PerceptualLoss(vgg, photo, johnson(laplacian_weight=1.0, laplacian_pools=(4, 8, 16)))(photo, photo)[
         "laplacian"].item() < 1e-8
 
 
@@ -135,8 +144,8 @@ def test_sliced_tiles_asks_every_region_for_the_whole_palette():
     pixels = painting.flatten(2)
     shuffled = pixels[..., torch.randperm(64 * 64)].view(1, 3, 64, 64)
     sorted_ = pixels[..., pixels.sum(1)[0].argsort()].view(1, 3, 64, 64)
-    regional = PerceptualLoss(vgg, painting, style_loss="sliced-tiles")
-    whole = PerceptualLoss(vgg, painting, style_loss="sliced")
+    regional = PerceptualLoss(vgg, painting, johnson(style_loss="sliced-tiles"))
+    whole = PerceptualLoss(vgg, painting, johnson(style_loss="sliced"))
     assert regional.style_loss(vgg(sorted_)).item() > 10 * regional.style_loss(vgg(shuffled)).item()
     assert regional.style_loss(vgg(sorted_)).item() > 3 * whole.style_loss(vgg(sorted_)).item()
 
@@ -156,7 +165,7 @@ def test_sliced_texture_wants_the_paintings_colour_masses_with_its_brushwork():
         return masses + 0.2 * (torch.rand(1, 1, 128, 128) - 0.5)
     painting, fresh = draw(), draw()
     shuffled = painting.flatten(2)[..., torch.randperm(128 * 128)].view(1, 3, 128, 128)
-    texture, tiles, pooled = (PerceptualLoss(vgg, painting, style_loss=k)
+    texture, tiles, pooled = (PerceptualLoss(vgg, painting, johnson(style_loss=k))
                               for k in ("sliced-texture", "sliced-tiles", "sliced-batch"))
     cost = {name: texture.style_loss(vgg(x)).item() for name, x in
             (("fresh", fresh), ("smooth", masses), ("shuffled", shuffled))}
@@ -170,7 +179,7 @@ def test_texture_weight_scales_the_texture_term():
     painting, picture = torch.rand(1, 3, 128, 128), torch.rand(1, 3, 128, 128)
     cost = {}
     for weight in (0.0, 1.0, 2.0):
-        loss = PerceptualLoss(vgg, painting, style_loss="sliced-texture", texture_weight=weight)
+        loss = PerceptualLoss(vgg, painting, johnson(style_loss="sliced-texture", texture_weight=weight))
         torch.manual_seed(1)  # the same random directions each time
         cost[weight] = loss.style_loss(vgg(picture)).item()
     assert cost[1.0] > 2 * cost[0.0]
@@ -182,17 +191,17 @@ def test_gram_weight_adds_each_pictures_gram_loss_beside_a_sliced_loss():
     holds each picture to the painting's channel correlations (what evaluate's Gram ratio measures)."""
     vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
     painting, photo = torch.rand(1, 3, 32, 32), torch.rand(2, 3, 32, 32)
-    loss = PerceptualLoss(vgg, painting, style_loss="sliced-batch", gram_weight=2.0)
+    loss = PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch", gram_weight=2.0))
     near, far = painting.expand(2, -1, -1, -1), photo
     assert loss(near, photo)["gram"].item() < 1e-6 < loss(far, photo)["gram"].item()
     terms = loss(far, photo)
-    expected = PerceptualLoss(vgg, painting, style_loss="gram").style_loss(vgg(far)).mean()
+    expected = PerceptualLoss(vgg, painting, johnson(style_loss="gram")).style_loss(vgg(far)).mean()
     torch.testing.assert_close(terms["gram"], expected)
     weighted = terms["content"] + 3 * terms["style"] + 10 * terms["tv"] + 2 * terms["gram"]
     torch.testing.assert_close(terms["total"], weighted)
-    assert "gram" not in PerceptualLoss(vgg, painting, style_loss="sliced-batch")(far, photo)
+    assert "gram" not in PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch"))(far, photo)
     with pytest.raises(ValueError, match="beside a sliced style loss"):
-        PerceptualLoss(vgg, painting, style_loss="gram", gram_weight=1.0)
+        PerceptualLoss(vgg, painting, johnson(style_loss="gram", gram_weight=1.0))
 
 
 def test_gram_layers_restrict_the_gram_term_to_the_layers_chosen():
@@ -200,16 +209,16 @@ def test_gram_layers_restrict_the_gram_term_to_the_layers_chosen():
     from style_app.training.losses import STYLE_LAYERS, gram, gram_loss
     vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
     painting, photo = torch.rand(1, 3, 32, 32), torch.rand(2, 3, 32, 32)
-    deep = PerceptualLoss(vgg, painting, style_loss="sliced-batch", gram_weight=1.0,
-                          gram_layers=("relu4_3", "relu3_3"))
+    deep = PerceptualLoss(vgg, painting,
+        johnson(style_loss="sliced-batch", gram_weight=1.0, gram_layers=("relu4_3", "relu3_3")))
     feats, target = vgg(photo), vgg(painting)
     expected = torch.stack([gram_loss(feats[k], gram(target[k])) for k in ("relu3_3", "relu4_3")]).mean()
     torch.testing.assert_close(deep(photo, photo)["gram"], expected)
-    every = PerceptualLoss(vgg, painting, style_loss="sliced-batch", gram_weight=1.0)
+    every = PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch", gram_weight=1.0))
     assert every.gram_layers == STYLE_LAYERS
     assert abs(every(photo, photo)["gram"].item() - expected.item()) > 1e-4
     with pytest.raises(ValueError, match="Gram layers must be among"):
-        PerceptualLoss(vgg, painting, style_loss="sliced-batch", gram_weight=1.0, gram_layers=("relu5_3",))
+        PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch", gram_weight=1.0, gram_layers=("relu5_3",)))
 
 
 def test_texture_takes_each_regions_mean_away():
@@ -225,7 +234,7 @@ def test_photo_targets_given_once_give_the_same_losses():
     """A step that trains several paintings computes the photo's targets once and passes them."""
     vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
     photo, stylized = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
-    loss = PerceptualLoss(vgg, torch.rand(1, 3, 32, 32), laplacian_weight=1.0, laplacian_pools=(2, 4))
+    loss = PerceptualLoss(vgg, torch.rand(1, 3, 32, 32), johnson(laplacian_weight=1.0, laplacian_pools=(2, 4)))
     targets = loss.photo_targets(photo)
     assert set(targets) == {"content", "laplacian_2", "laplacian_4"}
     given, computed = loss(stylized, photo, targets), loss(stylized, photo)
@@ -240,7 +249,7 @@ def test_contrast_term_charges_only_pictures_paler_than_their_photo():
     torch.manual_seed(0)
     vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
     painting, photo = torch.rand(1, 3, 32, 32), torch.rand(2, 3, 32, 32)
-    loss = PerceptualLoss(vgg, painting, style_loss="sliced-batch", contrast_weight=4.0)
+    loss = PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch", contrast_weight=4.0))
     pale = (0.5 + 0.4 * (photo - 0.5)).requires_grad_()  # 0.4 of the photo's contrast
     terms = loss(pale, photo)
     ratios = [contrast_ratio(p, q) for p, q in zip(pale.detach(), photo)]
@@ -253,7 +262,7 @@ def test_contrast_term_charges_only_pictures_paler_than_their_photo():
     stronger = (0.5 + 1.5 * (photo - 0.5)).clamp(0, 1)
     assert loss(stronger, photo)["contrast"].item() == 0
     assert loss(photo, photo)["contrast"].item() == 0
-    assert "contrast" not in PerceptualLoss(vgg, painting, style_loss="sliced-batch")(pale, photo)
+    assert "contrast" not in PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch"))(pale, photo)
 
 
 def test_windowed_contrast_term_does_not_pay_for_a_smooth_bright_field():
@@ -268,8 +277,8 @@ def test_windowed_contrast_term_does_not_pay_for_a_smooth_bright_field():
     glow = torch.zeros(1, 1, 32, 32)
     glow[..., 8:24, 8:24] = 0.4  # aligned with the squares: the field adds nothing inside any of them
     pale_with_glow = (0.3 + 0.3 * 0.3 * strokes + glow).requires_grad_()
-    whole = PerceptualLoss(vgg, painting, style_loss="sliced-batch", contrast_weight=1.0)
-    squares = PerceptualLoss(vgg, painting, style_loss="sliced-batch", contrast_weight=1.0, contrast_window=8)
+    whole = PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch", contrast_weight=1.0))
+    squares = PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch", contrast_weight=1.0, contrast_window=8))
     assert whole(pale_with_glow, photo)["contrast"].item() == 0
     term = squares(pale_with_glow, photo)["contrast"]
     assert abs(term.item() - 0.49) < 0.01
@@ -295,8 +304,8 @@ def test_tone_term_pays_for_the_photos_tones_weakened_not_for_a_field_the_photo_
     field[..., 8:24, 8:24] = 0.4
     weak = 0.5 + 0.5 * (photo - 0.5)
     weak_with_field = (weak + field).requires_grad_()
-    tone = PerceptualLoss(vgg, painting, style_loss="sliced-batch", tone_weight=1.0)
-    contrast = PerceptualLoss(vgg, painting, style_loss="sliced-batch", contrast_weight=1.0)
+    tone = PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch", tone_weight=1.0))
+    contrast = PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch", contrast_weight=1.0))
     assert tone(photo, photo)["tone"].item() == pytest.approx(0, abs=1e-6)
     assert tone(weak, photo)["tone"].item() == pytest.approx(0.25, abs=1e-4)
     assert contrast(weak_with_field, photo)["contrast"].item() == 0
@@ -315,7 +324,7 @@ def test_mean_colour_term_pulls_the_batch_mean_to_the_paintings():
     vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
     painting = torch.full((1, 3, 32, 32), 0.3)
     painting[:, 0] = 0.5
-    loss = PerceptualLoss(vgg, painting, style_loss="sliced-batch", mean_colour_weight=5.0)
+    loss = PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch", mean_colour_weight=5.0))
     photo = torch.rand(2, 3, 32, 32)
     light = (painting.expand(2, -1, -1, -1) + 0.1).requires_grad_()
     terms = loss(light, photo)
@@ -327,7 +336,7 @@ def test_mean_colour_term_pulls_the_batch_mean_to_the_paintings():
     assert (light.grad > 0).all()  # descending the gradient darkens every pixel
     balanced = painting.expand(2, -1, -1, -1) + torch.tensor([0.1, -0.1]).view(2, 1, 1, 1)
     assert loss(balanced, photo)["mean_colour"].item() < 1e-10
-    assert "mean_colour" not in PerceptualLoss(vgg, painting, style_loss="sliced-batch")(light, photo)
+    assert "mean_colour" not in PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch"))(light, photo)
 
 
 def test_stronger_laplacian_mode_charges_new_contours_not_softened_ones():
@@ -341,14 +350,14 @@ def test_stronger_laplacian_mode_charges_new_contours_not_softened_ones():
     softened = 0.45 + 0.5 * (photo - 0.45)                       # the field darkened toward the post
     blob = photo + 0.3 * torch.exp(-((xx - 0.2) ** 2 + (yy - 0.5) ** 2) / 0.005)
     vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
-    both = PerceptualLoss(vgg, photo, laplacian_weight=1.0)
-    stronger = PerceptualLoss(vgg, photo, laplacian_weight=1.0, laplacian_mode="stronger")
+    both = PerceptualLoss(vgg, photo, johnson(laplacian_weight=1.0))
+    stronger = PerceptualLoss(vgg, photo, johnson(laplacian_weight=1.0, laplacian_mode="stronger"))
     assert both(softened, photo)["laplacian"].item() > 0.1
     assert stronger(softened, photo)["laplacian"].item() == 0
     assert stronger(blob, photo)["laplacian"].item() > 0.01
     assert stronger(blob, photo)["laplacian"].item() <= both(blob, photo)["laplacian"].item()
     with pytest.raises(ValueError, match="Laplacian mode"):
-        PerceptualLoss(vgg, photo, laplacian_weight=1.0, laplacian_mode="weaker")
+        PerceptualLoss(vgg, photo, johnson(laplacian_weight=1.0, laplacian_mode="weaker"))
 
 
 def test_palette_term_pulls_the_batchs_colours_to_the_paintings_pooled():
@@ -359,7 +368,7 @@ def test_palette_term_pulls_the_batchs_colours_to_the_paintings_pooled():
     vgg = VGGFeatures(vgg_layers((4, 4, 8, 8, 8, 8, 8, 16, 16, 16)))
     blue, cream = torch.tensor([0.1, 0.2, 0.5]), torch.tensor([0.9, 0.85, 0.7])
     painting = torch.cat([blue.view(1, 3, 1, 1).expand(1, 3, 32, 16), cream.view(1, 3, 1, 1).expand(1, 3, 32, 16)], -1)
-    loss = PerceptualLoss(vgg, painting, style_loss="sliced-batch", palette_weight=1.0)
+    loss = PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch", palette_weight=1.0))
     photo = torch.rand(2, 3, 32, 32)
     pair = torch.stack([blue.view(3, 1, 1).expand(3, 32, 32), cream.view(3, 1, 1).expand(3, 32, 32)])
     creams = torch.stack([cream.view(3, 1, 1).expand(3, 32, 32)] * 2).clone().requires_grad_()
@@ -368,4 +377,4 @@ def test_palette_term_pulls_the_batchs_colours_to_the_paintings_pooled():
     assert term.item() > 0.1
     term.backward()
     assert (creams.grad[:, 0] > 0).any() and (creams.grad[:, 2] < 0).any()  # some pixels pulled bluer
-    assert "palette" not in PerceptualLoss(vgg, painting, style_loss="sliced-batch")(creams, photo)
+    assert "palette" not in PerceptualLoss(vgg, painting, johnson(style_loss="sliced-batch"))(creams, photo)

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from models.transformer import TransformerNet
+from style_app.models.transformer import TransformerNet
 from helpers import TINY_VGG_WIDTHS
-from models.vgg import LAYERS, VGGWeightsError, load_vgg, vgg_layers
+from style_app.models.vgg import LAYERS, VGGWeightsError, load_vgg, vgg_layers
 
 
 @pytest.mark.parametrize("norm", ["instance", "batch", "layer", "group", "none"])

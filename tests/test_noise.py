@@ -3,8 +3,8 @@ field across tiles, exported to ONNX."""
 import pytest
 import torch
 
-from models.noise import coordinate_noise
-from models.transformer import TransformerNet
+from style_app.models.noise import coordinate_noise
+from style_app.models.transformer import TransformerNet
 from style_app.fastpath import InferenceNet
 from style_app.tiling import stylize_tiled
 from style_app.training.train import train

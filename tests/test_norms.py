@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from models.norms import NORM_KINDS, group_count, make_norm, with_batch_statistics
-from models.transformer import TransformerNet
+from style_app.models.norms import NORM_KINDS, group_count, make_norm, with_batch_statistics
+from style_app.models.transformer import TransformerNet
 
 
 def seed_tensor() -> torch.Tensor:

@@ -15,7 +15,7 @@ from PIL import Image
 
 import corpus
 from helpers import FULL_DISK, random_photo
-from models.transformer import TransformerNet
+from style_app.models.transformer import TransformerNet
 from style_app.cli import main
 from style_app.errors import OutputError
 from style_app.files import append_line, atomic_output, write_atomically

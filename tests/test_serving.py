@@ -3,6 +3,9 @@ what the app serves, an upload size cap (the concurrent load is in test_load.py)
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -167,3 +170,21 @@ def test_malloc_arena_cap_applies_unless_set_explicitly(monkeypatch):
     assert limit_malloc_arenas() is True  # glibc Linux, as on the servers we test
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert limit_malloc_arenas() is False
+
+
+def test_patched_gradio_functions_keep_the_signatures_the_patches_were_written_for():
+    """A Gradio release that changes a function serving.py replaces must fail here, loudly, not
+    in production (a fresh process: this one may have patched them already)."""
+    from style_app.web.serving import PATCHED_SIGNATURES
+
+    code = ("import importlib, inspect, json, sys; found = {}\n"
+            "for name in sys.argv[1:]:\n"
+            "    module, _, attr = name.rpartition('.')\n"
+            "    found[name] = list(inspect.signature(getattr(importlib.import_module(module), attr)).parameters)\n"
+            "print(json.dumps(found))")
+    done = subprocess.run([sys.executable, "-c", code, *PATCHED_SIGNATURES], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    for name, parameters in PATCHED_SIGNATURES.items():
+        assert tuple(found[name]) == parameters, f"{name} changed: {found[name]}; review serving.py's patch"

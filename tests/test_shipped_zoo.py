@@ -8,7 +8,8 @@ import pytest
 from helpers import random_photo
 from style_app.paintings import painting_paths
 from style_app.stylizer import Stylizer
-from style_app.training.losses import LOSS_SETTINGS, TERMS_OFF
+from style_app.training.config import terms_off
+from style_app.training.losses import LOSS_SETTINGS
 from style_app.models.transformer import ZOO_ARCH
 from style_app.training.train import TrainConfig
 from style_app.weights import (SHIPPED_ENV, WEIGHTS_ENV, available_models, find_model, shipped_weights_dir,
@@ -45,7 +46,7 @@ def test_trains_defaults_are_the_zoos_recipe(zoo):
     for m in (m for m in zoo if m.arch == ZOO_ARCH):
         recorded = m.metadata["train_config"]
         for k in RECIPE:
-            assert json.dumps(recorded.get(k, TERMS_OFF.get(k))) == json.dumps(getattr(defaults, k)), (m.path.name, k)
+            assert json.dumps(recorded.get(k, terms_off().get(k))) == json.dumps(getattr(defaults, k)), (m.path.name, k)
 
 
 def test_files_are_small_fp16_and_self_describing(zoo):

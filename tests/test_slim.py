@@ -1,6 +1,6 @@
 import torch
 
-from models.transformer import TransformerNet
+from style_app.models.transformer import TransformerNet
 from style_app.weights import load_model, save_model
 
 

@@ -89,7 +89,7 @@ def test_bad_blends_are_our_error(conditional_stylizer, blend):
 def conditional_stylizer(tmp_path) -> Stylizer:
     import torch
 
-    from models.transformer import TransformerNet
+    from style_app.models.transformer import TransformerNet
     from style_app.weights import save_model
 
     torch.manual_seed(0)

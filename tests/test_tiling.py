@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from helpers import random_photo
-from models.norms import make_norm
-from models.transformer import TransformerNet
+from style_app.models.norms import make_norm
+from style_app.models.transformer import TransformerNet
 from style_app.tools.bench import psnr
 from style_app.fastpath import InferenceNet
 from style_app.images import to_tensor

@@ -1,4 +1,3 @@
-import inspect
 import json
 import os
 import subprocess
@@ -12,8 +11,10 @@ from safetensors.torch import load_file
 
 from helpers import logged_losses, tiny_config
 from style_app.errors import TrainingError
-from style_app.training.losses import LOSS_SETTINGS, TERMS_OFF, PerceptualLoss
-from style_app.training.train import RESUME_MUST_MATCH, TrainConfig, lr_factor, train
+from style_app.training.config import JOHNSON_TERMS, terms_off
+from style_app.training.losses import LOSS_SETTINGS, PerceptualLoss
+from style_app.training.checkpoints import RESUME_MUST_MATCH
+from style_app.training.train import TrainConfig, lr_factor, train
 from style_app.weights import load_model, read_metadata
 
 REPO = Path(__file__).resolve().parent.parent
@@ -100,11 +101,11 @@ def test_resume_refuses_a_different_run(tmp_path, photo_dir, style_file, tiny_vg
 def test_a_checkpoint_older_than_a_term_resumes_with_the_term_off(tmp_path, photo_dir, style_file, tiny_vgg_file):
     """A checkpoint that records no setting for a term predates it: it trained with the term off, not
     with today's default."""
-    off = dict(TERMS_OFF)
+    off = terms_off()
     cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=2, **off)
     train(cfg, progress=False)
     ckpt = torch.load(cfg.checkpoint_path, weights_only=False)
-    ckpt["config"] = {k: v for k, v in ckpt["config"].items() if k not in TERMS_OFF}
+    ckpt["config"] = {k: v for k, v in ckpt["config"].items() if k not in off}
     torch.save(ckpt, cfg.checkpoint_path)
     with pytest.raises(TrainingError, match="contrast_weight"):
         train(tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, steps=4, resume="auto"), progress=False)
@@ -175,7 +176,7 @@ def test_warm_start_refuses_another_network(change, tmp_path, photo_dir, style_f
 
 def test_laplacian_weight_adds_a_logged_term_and_is_recorded(tmp_path, photo_dir, style_file, tiny_vgg_file):
     cfg = tiny_config(tmp_path, photo_dir, style_file, tiny_vgg_file, laplacian_weight=5.0, style_weight=3.0,
-                      **TERMS_OFF)
+                      **terms_off())
     path = train(cfg, progress=False)
     records = [json.loads(line) for line in cfg.log_path.read_text().splitlines() if "split" not in line]
     assert all(r["laplacian"] >= 0 for r in records)
@@ -206,7 +207,9 @@ def test_the_gram_loss_alone_gets_no_gram_term_by_default(tmp_path, photo_dir, s
 def test_every_loss_setting_is_a_config_field_that_reaches_the_loss_and_must_match_on_resume():
     """LOSS_SETTINGS is the one list of the loss's settings: a new PerceptualLoss setting left out of it
     would be dropped by training, not recorded, and ignored by --resume and add-style."""
-    assert set(LOSS_SETTINGS) == set(inspect.signature(PerceptualLoss).parameters) - {"vgg", "style_image"}
+    assert set(JOHNSON_TERMS) == set(LOSS_SETTINGS)
+    with pytest.raises(ValueError, match="tone_weight"):  # the loss has no defaults of its own
+        PerceptualLoss(None, torch.rand(1, 3, 8, 8), {k: v for k, v in JOHNSON_TERMS.items() if k != "tone_weight"})
     assert set(LOSS_SETTINGS) <= {f.name for f in fields(TrainConfig)}
     assert set(LOSS_SETTINGS) <= set(RESUME_MUST_MATCH)
 

@@ -12,7 +12,7 @@ import torch
 from helpers import random_photo
 from gradio.data_classes import ImageData
 
-from models.transformer import ARCHS, ZOO_ARCH, TransformerNet
+from style_app.models.transformer import ARCHS, ZOO_ARCH, TransformerNet
 from style_app.web import handlers
 from style_app.errors import ImageError, StyleAppError
 from style_app.web.widgets import pass_paths_unopened, user_errors

@@ -22,6 +22,7 @@ from style_app.models.norms import COMPARED_NORMS
 from style_app.models.transformer import ARCHS, ZOO_ARCH, TransformerNet
 from style_app.models.vgg import VGG16_WIDTHS, VGGFeatures, vgg_layers
 from style_app.fastpath import InferenceNet
+from style_app.training.config import JOHNSON_TERMS
 from style_app.training.losses import PerceptualLoss
 from style_app.runtime import autocast, autocast_dtype, cpu_has_fast_bf16, memory_format_for
 
@@ -132,7 +133,7 @@ def training_step(arch: str, norm: str, size: int, batch: int, device: torch.dev
     memory_format = memory_format_for(dtype)
     model = TransformerNet(norm, arch).to(device, memory_format=memory_format).train()
     vgg = VGGFeatures(vgg_layers(vgg_widths)).to(device, memory_format=memory_format)
-    loss_fn = PerceptualLoss(vgg, torch.rand(1, 3, size, size, device=device))
+    loss_fn = PerceptualLoss(vgg, torch.rand(1, 3, size, size, device=device), JOHNSON_TERMS)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(batch, 3, size, size, device=device).contiguous(memory_format=memory_format)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)

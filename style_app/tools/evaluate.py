@@ -28,6 +28,7 @@ from style_app.training.data import resize_shorter
 from style_app.errors import ImageError, StyleAppError
 from style_app.images import IMAGE_SUFFIXES, fit_within, list_images, open_image, save_image, to_image, to_tensor
 from style_app.tools.compare import labelled_grid
+from style_app.training.config import JOHNSON_TERMS
 from style_app.training.losses import PerceptualLoss
 from style_app.stylizer import Stylizer
 from style_app.weights import ModelInfo, available_models, file_models, read_metadata
@@ -83,7 +84,7 @@ class _Judge:
     def painting(self, style: str, path: Path) -> tuple[PerceptualLoss, float, torch.Tensor]:
         if style not in self.by_style:
             painting = to_tensor(fit_within(open_image(path), PAINTING_SIZE))
-            loss = PerceptualLoss(self.vgg, painting)
+            loss = PerceptualLoss(self.vgg, painting, JOHNSON_TERMS)
             baseline = statistics.fmean(_style_loss(loss, photo) for photo in self.photos)
             self.by_style[style] = (loss, baseline, painting[0])
         return self.by_style[style]

@@ -1,4 +1,5 @@
-"""Measures of what people see in a stylized picture, which no training loss here optimizes.
+"""Measures of what people see in a stylized picture, for `style-app evaluate`. The training losses
+build on two of their parts (style_app.measures); none optimizes these scores as such.
 
 - palette ratio: how far the picture's colours are from the painting's, as a fraction of how far
   the photo's were. Sliced Wasserstein distance between RGB pixel distributions: both images at
@@ -20,10 +21,10 @@ import torch
 import torch.nn.functional as F
 
 from style_app.degrid import GRID_PERIOD  # the grid the decoder leaves is the grid measured
+from style_app.measures import local_luminance_variance, luminance
 
 PALETTE_SIZE = 256
 PALETTE_PROJECTIONS = 64
-LUMA = (0.299, 0.587, 0.114)
 PATCH = 16
 FLAT_STD = 0.03      # a photo patch with a luminance standard deviation below this is flat
 SMOOTH_STD = 0.03    # ... and a stylized patch below this is smooth (no painted texture)
@@ -50,11 +51,6 @@ def palette_ratio(stylized: torch.Tensor, photo: torch.Tensor, painting: torch.T
     """palette_distance(stylized, painting) / palette_distance(photo, painting)."""
     baseline = max(palette_distance(photo, painting), 1e-6)
     return palette_distance(stylized, painting) / baseline
-
-
-def luminance(image: torch.Tensor) -> torch.Tensor:
-    """(..., 3, H, W) in [0, 1] -> (..., H, W) luma: one picture or a batch."""
-    return torch.einsum("c,...chw->...hw", torch.tensor(LUMA, device=image.device), image.float())
 
 
 def contrast_ratio(stylized: torch.Tensor, photo: torch.Tensor) -> float:
@@ -85,15 +81,6 @@ def blob_mask(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
     return ((local_luminance_variance(src, PATCH).sqrt() < FLAT_STD)
             & (local_luminance_variance(out, PATCH).sqrt() < SMOOTH_STD)
             & (residual.norm(dim=0) > BLOB_MARGIN))
-
-
-def local_luminance_variance(images: torch.Tensor, window: int) -> torch.Tensor:
-    """Variance of the luminance in each window x window square: (..., 3, H, W) -> (..., H // window,
-    W // window), one picture or a batch."""
-    y = luminance(images)
-    flat = y.reshape(-1, 1, *y.shape[-2:])
-    variance = (F.avg_pool2d(flat.pow(2), window) - F.avg_pool2d(flat, window).pow(2)).clamp_min(0)
-    return variance.reshape(*y.shape[:-2], *variance.shape[-2:])
 
 
 def blob_count(stylized: torch.Tensor, photo: torch.Tensor) -> int:

@@ -1,9 +1,10 @@
 """Learn a new painting for an existing conditional network in minutes: its convolutions stay
 frozen and only one new row of per-style norm scale and shift trains (Dumoulin et al. 2017).
 
-`add_style_config` turns `style-app add-style`'s arguments into a `TrainConfig` for the ordinary
-training loop (same loss, progress bar, log, checkpoints and --resume); `grown_network` and
-`initialise` are the two places where that loop differs for an added style.
+`add_style_config` turns `style-app add-style`'s arguments into an `AddStyleConfig` and
+`train_style` runs it through the ordinary training loop (same loss, progress bar, log,
+checkpoints and --resume) with its own `Network`: the base network grown by one style
+(`grown_network`), started from one of its styles (`initialise`) and saved as a style file.
 
 Batch norm: the new style gets running statistics of its own, estimated during add-style training
 from the training batches (the same running average `train` keeps per style), starting from those
@@ -14,6 +15,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,12 +25,15 @@ import torch.nn.functional as F
 
 from style_app.models.norms import COMPARED_NORMS, style_parameters
 from style_app.models.transformer import TransformerNet
+from style_app.models.vgg import VGGFeatures
 from style_app.errors import StyleAppError, TrainingError
 from style_app.images import open_image
 from style_app.paintings import slug
-from style_app.style_files import added_styles, conditional_network, per_style_keys, with_added_styles
+from style_app.style_files import added_styles, conditional_network, per_style_keys, save_style, with_added_styles
 from style_app.training.data import ContentImages
-from style_app.training.losses import LOSS_SETTINGS, TERMS_OFF, PerceptualLoss
+from style_app.training.config import TrainConfig, terms_off
+from style_app.training.losses import LOSS_SETTINGS, PerceptualLoss
+from style_app.training.train import Network, train
 from style_app.weights import (arch_of, available_models, file_styles, is_added_style, load_model, read_metadata,
                                user_weights_dir)
 
@@ -37,6 +44,39 @@ FROM_BASE = ("batch_size", "image_size", "style_size", "zoom", *LOSS_SETTINGS)
 CONTENT_DIR_ENV = "STYLE_APP_CONTENT_DIR"
 INIT_PHOTOS = 4  # training photos (centre crops) on which the starting style is chosen
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
+
+
+@dataclass
+class AddStyleConfig(TrainConfig):
+    """A training run that adds one painting to a conditional network as a style of its own."""
+
+    base: str = ""  # the conditional network's file
+    init: str | None = None  # the style it starts from, "mean", or "auto"/None (the lower loss)
+    name: str | None = None  # the style's slug (default: the painting's file name)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.style_image) != 1:
+            raise TrainingError("--name and --base take one painting")
+
+    @property
+    def styles(self) -> list[str]:
+        return [self.name] if self.name else super().styles
+
+
+def train_style(cfg: AddStyleConfig, vgg: VGGFeatures | None = None, progress: bool = True,
+                stop: threading.Event | None = None,
+                on_step: Callable[[int, TransformerNet], None] | None = None) -> Path:
+    """Learn `cfg`'s painting as one more style of `cfg.base` and write its style file to `cfg.out`
+    (the training loop of style_app.training.train; arguments as there)."""
+    return train(cfg, vgg, progress, stop, on_step, network=grown)
+
+
+def grown(cfg: AddStyleConfig) -> Network:
+    """The run's network: `cfg.base` with one more style, started by `initialise`, saved as a style file."""
+    model, rows = grown_network(cfg.base, cfg.norm, cfg.arch)
+    return Network(model, rows, lambda model, meta: save_style(model, rows[0], cfg.out, cfg.base, meta),
+                   lambda model, loss_fn, photos: initialise(model, cfg.init or "auto", cfg.base, loss_fn, photos))
 
 
 def resolve_base(spec: str | os.PathLike) -> Path:
@@ -61,22 +101,20 @@ def resolve_base(spec: str | os.PathLike) -> Path:
 
 def base_settings(base_meta: dict) -> dict:
     """The FROM_BASE settings a network's metadata records; a term it does not record, it trained
-    without (TERMS_OFF), not with today's default."""
+    without (config.terms_off), not with today's default."""
     trained = base_meta.get("train_config")
-    trained = {**TERMS_OFF, **trained} if trained else {}
+    trained = {**terms_off(), **trained} if trained else {}
     return {k: trained[k] for k in FROM_BASE if k in trained}
 
 
 def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name: str | None = None,
                      out: str | os.PathLike | None = None, content_dir: str | os.PathLike | None = None,
-                     **settings) -> "TrainConfig":
+                     **settings) -> AddStyleConfig:
     """The training run that adds `painting` to the network `base` (a file or a norm kind) as
     style `name` (default: from the file name), written to `out` (default: the user's weights
     folder/<name>_<network>.safetensors). Loss settings default to the network's
     own; `settings` (TrainConfig fields; None = default) override. Raises StyleAppError for a
     painting that is not an image, a base that is not conditional, or a name already taken."""
-    from style_app.training.train import TrainConfig
-
     open_image(painting)  # not an image: say so now, not after loading the networks
     base_path = resolve_base(base)
     base_meta = read_metadata(base_path)
@@ -86,7 +124,7 @@ def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name:
     check_init(settings.get("init") or "auto", file_styles(base_meta))
     defaults = {"steps": DEFAULT_STEPS, "lr": DEFAULT_LR, "style_lr": None, "every_style": False,  # one row, at lr
                 **base_settings(base_meta)}
-    return TrainConfig(style_image=[str(painting)], content_dir=str(_content_dir(content_dir)),
+    return AddStyleConfig(style_image=[str(painting)], content_dir=str(_content_dir(content_dir)),
                        out=str(out), base=str(base_path), name=name, norm=base_meta["norm"],
                        arch=arch_of(base_meta),
                        **{**defaults, **{k: v for k, v in settings.items() if v is not None}})

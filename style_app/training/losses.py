@@ -9,12 +9,15 @@ same content/style/tv weights work whatever weights the loss network has, and a 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from style_app.models.vgg import VGGFeatures
-from style_app.tools.quality import local_luminance_variance, luminance
+from style_app.measures import local_luminance_variance, luminance
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 CONTENT_LAYERS = ("relu2_2", "relu3_3")
@@ -33,8 +36,6 @@ SLICES = 32             # random directions per layer and step (sliced loss)
 SLICE_POSITIONS = 16384  # feature vectors per image compared (sliced loss): a random subset
 TILES = 4               # regions per side of a picture (sliced-tiles)
 REGION_PX = 64          # side in image pixels of the squares whose texture sliced-texture matches
-TEXTURE_WEIGHT = 0.5    # sliced-texture: the texture term's share beside the pooled colours (docs/quality.md)
-GRAM_WEIGHT = 3.0       # train's Gram term beside a sliced loss, on the deep layers: texture per picture (C24-C26)
 GRAM_LAYERS = ("relu3_3", "relu4_3")
 
 
@@ -173,16 +174,13 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     return dx + dy
 
 
-#: PerceptualLoss's settings, named as TrainConfig and the CLI name them: the loss a network was trained
-#: with, which --resume must match and add-style takes from its base.
+#: PerceptualLoss's terms, named as TrainConfig and the CLI name them (style_app.training.config holds
+#: their defaults): the loss a network was trained with, which --resume must match and add-style takes
+#: from its base.
 LOSS_SETTINGS = ("content_layer", "content_weight", "style_weight", "tv_weight", "style_loss", "style_layers",
-                 "laplacian_weight",
-                 "laplacian_pools", "texture_weight", "gram_weight", "gram_layers", "contrast_weight",
-                 "mean_colour_weight", "contrast_window", "tone_weight", "laplacian_mode", "palette_weight")
-#: The optional terms switched off: what a network or checkpoint that records no such setting (it
-#: predates the term) was trained with.
-TERMS_OFF = {"style_layers": STYLE_LAYERS, "gram_weight": 0.0, "gram_layers": STYLE_LAYERS, "contrast_weight": 0.0, "contrast_window": 0,
-             "mean_colour_weight": 0.0, "tone_weight": 0.0, "laplacian_mode": "both", "palette_weight": 0.0}
+                 "laplacian_weight", "laplacian_pools", "texture_weight", "gram_weight", "gram_layers",
+                 "contrast_weight", "mean_colour_weight", "contrast_window", "tone_weight", "laplacian_mode",
+                 "palette_weight")
 
 
 class PerceptualLoss(nn.Module):
@@ -196,14 +194,15 @@ class PerceptualLoss(nn.Module):
     at full strength: the contrast the photo has, drawn where the photo has it) and a palette term (the
     batch's RGB pixels, pooled, distributed as the painting's: its colour masses, not only its mean)."""
 
-    def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, content_layer: str = "relu2_2",
-                 content_weight: float = 1.0, style_weight: float = 3.0, tv_weight: float = 10.0,
-                 style_loss: str = "gram", style_layers: tuple[str, ...] = STYLE_LAYERS,
-                 laplacian_weight: float = 0.0,
-                 laplacian_pools: tuple[int, ...] = (LAPLACIAN_POOL,), texture_weight: float = TEXTURE_WEIGHT,
-                 gram_weight: float = 0.0, gram_layers: tuple[str, ...] = STYLE_LAYERS,
-                 contrast_weight: float = 0.0, mean_colour_weight: float = 0.0, contrast_window: int = 0,
-                 tone_weight: float = 0.0, laplacian_mode: str = "both", palette_weight: float = 0.0):
+    def __init__(self, vgg: VGGFeatures, style_image: torch.Tensor, terms: Mapping[str, Any]):
+        """`terms`: a value for every name of LOSS_SETTINGS (style_app.training.config.loss_terms, or
+        its JOHNSON_TERMS); a weight of 0 leaves that term out."""
+        missing = set(LOSS_SETTINGS) - set(terms)
+        if missing:
+            raise ValueError(f"loss terms missing: {', '.join(sorted(missing))}")
+        content_layer, style_loss, gram_layers, style_layers = (terms[k] for k in (
+            "content_layer", "style_loss", "gram_layers", "style_layers"))
+        gram_weight, laplacian_mode = terms["gram_weight"], terms["laplacian_mode"]
         super().__init__()
         if content_layer not in CONTENT_LAYERS:
             raise ValueError(f"content layer must be one of {', '.join(CONTENT_LAYERS)}")
@@ -220,13 +219,13 @@ class PerceptualLoss(nn.Module):
         # relu1_2's statistics are mostly colour: without it the style is texture and the photo keeps
         # its local colour accents where the painting's palette can carry them
         self.style_layers = tuple(name for name in STYLE_LAYERS if name in style_layers)
-        self.vgg, self.content_layer, self.kind, self.pools = vgg, content_layer, style_loss, laplacian_pools
-        self.texture_weight, self.contrast_window = texture_weight, contrast_window
+        self.vgg, self.content_layer, self.kind, self.pools = vgg, content_layer, style_loss, terms["laplacian_pools"]
+        self.texture_weight, self.contrast_window = terms["texture_weight"], terms["contrast_window"]
         self.contour_price = LAPLACIAN_MODES[laplacian_mode]
         self.gram_layers = tuple(name for name in STYLE_LAYERS if name in gram_layers)
-        optional = {"laplacian": laplacian_weight, "gram": gram_weight, "contrast": contrast_weight,
-                    "mean_colour": mean_colour_weight, "tone": tone_weight, "palette": palette_weight}
-        self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight,
+        optional = {name: terms[f"{name}_weight"] for name in ("laplacian", "gram", "contrast", "mean_colour",
+                                                               "tone", "palette")}
+        self.weights = {"content": terms["content_weight"], "style": terms["style_weight"], "tv": terms["tv_weight"],
                         **{name: weight for name, weight in optional.items() if weight}}
         self._register_painting_targets(style_image)
 

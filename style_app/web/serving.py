@@ -58,6 +58,15 @@ def trim_memory_periodically(interval_s: float = 2.0) -> threading.Thread:
     return thread
 
 
+#: The Gradio functions replaced here, with the parameters they had when the replacements were
+#: written (gradio 6.x, pinned below 7 in pyproject.toml); tests/test_serving.py fails if one changes.
+PATCHED_SIGNATURES = {
+    "gradio.processing_utils.save_pil_to_cache": ("img", "cache_dir", "name", "format"),
+    "gradio.routes.upload_fn": ("request", "upload_dir", "max_file_size", "upload_id", "force_move",
+                                "upload_progress"),
+}
+
+
 def atomic_gradio_cache_writes() -> None:
     """Gradio stores each output picture at cache/<hash of its bytes>/image.<ext> and rewrites
     that file in place (truncate, then write). Two requests with the same result (same photo,

@@ -14,7 +14,7 @@ from style_app.models.vgg import VGGFeatures, load_vgg
 from style_app.errors import Interrupted, StyleAppError, TrainingError, first_line
 from style_app.images import fit_within, to_image, to_tensor
 from style_app.stylizer import cached_stylizer
-from style_app.training.train import TrainConfig, train
+from style_app.training.add_style import AddStyleConfig, train_style
 
 PREVIEW_EVERY = 5  # steps between preview refreshes
 PREVIEW_SIZE = 256  # longer side of the preview photo
@@ -34,7 +34,7 @@ class Progress:
     finished: int = 0  # styles added since the server started: pages refresh their style lists when it grows
 
 
-def job_label(cfg: TrainConfig) -> str:
+def job_label(cfg: AddStyleConfig) -> str:
     return f"{cfg.styles[0]}, {norm_label(cfg.norm)}"
 
 
@@ -60,7 +60,7 @@ class StyleTrainer:
                 raise TrainingError(f"busy: {self._progress.label} is being learned, {self._progress.steps_left} "
                                     f"steps left; try again when it is done")
 
-    def start(self, jobs: list[TrainConfig], preview_photo: Image.Image) -> None:
+    def start(self, jobs: list[AddStyleConfig], preview_photo: Image.Image) -> None:
         """Start the jobs in the background, or raise TrainingError when busy."""
         self.check_idle()
         with self._lock:
@@ -90,14 +90,14 @@ class StyleTrainer:
         with self._lock:
             self._progress = replace(self._progress, **changes)
 
-    def _run(self, jobs: list[TrainConfig], photo: Image.Image) -> None:
+    def _run(self, jobs: list[AddStyleConfig], photo: Image.Image) -> None:
         added, message = [], ""
         try:
             for i, cfg in enumerate(jobs):
                 later = sum(j.steps for j in jobs[i + 1:])
                 self._update(label=job_label(cfg), step=0, steps=cfg.steps, message=f"learning {job_label(cfg)}")
-                train(cfg, self._loss_network(cfg), progress=False, stop=self._cancel,
-                      on_step=lambda step, model, cfg=cfg, later=later: self._on_step(cfg, step, model, photo, later))
+                train_style(cfg, self._loss_network(cfg), progress=False, stop=self._cancel,
+                            on_step=lambda step, model, cfg=cfg, later=later: self._on_step(cfg, step, model, photo, later))
                 cfg.checkpoint_path.unlink(missing_ok=True)  # finished: nothing to resume
                 cached_stylizer.cache_clear()  # networks load their added styles anew
                 added.append(job_label(cfg))
@@ -112,13 +112,13 @@ class StyleTrainer:
         finally:
             self._update(running=False, steps_left=0, message=message)
 
-    def _loss_network(self, cfg: TrainConfig) -> VGGFeatures:
+    def _loss_network(self, cfg: AddStyleConfig) -> VGGFeatures:
         if cfg.vgg_weights not in self._vgg:
             self._vgg[cfg.vgg_weights] = load_vgg(cfg.vgg_weights)
         return self._vgg[cfg.vgg_weights]
 
     @torch.no_grad()
-    def _on_step(self, cfg: TrainConfig, step: int, model: torch.nn.Module, photo: Image.Image, later: int) -> None:
+    def _on_step(self, cfg: AddStyleConfig, step: int, model: torch.nn.Module, photo: Image.Image, later: int) -> None:
         changes = {"step": step, "steps_left": cfg.steps - step + later}
         if step % PREVIEW_EVERY == 0 or step == cfg.steps:
             model.eval()
