@@ -15,6 +15,7 @@ from pathlib import Path
 # Only light imports here: torch and the library load inside `main`, so a Ctrl-C during start-up
 # is caught there and exits 130 quietly.
 from style_app.errors import Interrupted, StyleAppError, first_line
+from style_app.paths import check_file_output, check_folder_output, check_outputs_apart
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -335,6 +336,13 @@ def chosen_model(args: argparse.Namespace, device: str = "cpu", fast: bool = Tru
     return Stylizer.from_file(info.path, device, fast, style=info.style)
 
 
+def _style_file(args: argparse.Namespace) -> Path | None:
+    """The model file that --style/--norm/--arch names (None with --weights or no --style)."""
+    from style_app.weights import find_model
+
+    return find_model(args.style, args.norm, args.arch).path if args.style and not args.weights else None
+
+
 def run_train(args: argparse.Namespace) -> None:
     from style_app.training.train import TrainConfig, train
 
@@ -360,6 +368,8 @@ def run_recalibrate(args: argparse.Namespace) -> None:
 
     if _same_file(Path(args.network), Path(args.out)):
         raise StyleAppError(f"{args.out}: is NETWORK; write the recalibrated network to a new file")
+    check_outputs_apart({"--out": args.out}, {"NETWORK": args.network, "--content-dir": args.content_dir})
+    check_file_output("--out", args.out, ".safetensors")
     recalibrate_file(args.network, args.content_dir, args.out, args.size, args.photos)
     print(f"wrote {args.out}")
 
@@ -371,6 +381,9 @@ def run_stylize(args: argparse.Namespace) -> int:
 
     from style_app.images import open_image, save_image
 
+    check_outputs_apart({"-o": args.out, "--out-dir": args.out_dir},
+                        {**{f"the input {'folder' if Path(i).is_dir() else 'photo'}": i for i in args.inputs},
+                         "--weights": args.weights})
     jobs = plan_outputs(args.inputs, args.out, args.out_dir)
     stylizer = chosen_model(args, args.device)
     failed = 0
@@ -395,6 +408,10 @@ def plan_outputs(inputs: list[str], out: str | None, out_dir: str | None) -> lis
     keep their extension (x.jpg.png). Never overwrites an input; refuses an empty folder."""
     from style_app.images import image_format
 
+    if out:
+        check_file_output("-o", out)
+    else:
+        check_folder_output("--out-dir", out_dir)
     sources = _sources(inputs, out_dir)
     if out:
         if len(sources) != 1:
@@ -457,6 +474,8 @@ def run_compare(args: argparse.Namespace) -> None:
     from style_app.images import image_format, open_image, save_image
     from style_app.tools.compare import compare_norms, labelled_grid
 
+    check_file_output("-o", args.out)
+    check_outputs_apart({"-o": args.out}, {"the input photo": args.input})
     image_format(args.out)
     results = compare_norms(open_image(args.input), args.style, args.arch, args.device, max_size=args.max_size)
     save_image(labelled_grid([(r.label, r.image) for r in results]), Path(args.out))
@@ -465,8 +484,17 @@ def run_compare(args: argparse.Namespace) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> None:
     from style_app.files import write_atomically
-    from style_app.tools.evaluate import evaluate, format_table, scores_as_json
+    from style_app.models.vgg import WEIGHTS_ENV
+    from style_app.tools.evaluate import STYLE_DIR_ENV, evaluate, format_table, scores_as_json
 
+    if args.json_out:
+        check_file_output("--json", args.json_out)
+    if args.grid:
+        check_folder_output("--grid", args.grid)
+    check_outputs_apart({"--json": args.json_out, "--grid": args.grid},
+                        {"--content-dir": args.content_dir, "--style-dir": args.style_dir or os.environ.get(STYLE_DIR_ENV),
+                         "--vgg-weights": args.vgg_weights or os.environ.get(WEIGHTS_ENV), "--weights": args.weights,
+                         "--stylized-dir": args.stylized_dir})
     scores = evaluate(args.content_dir, args.style_dir, args.vgg_weights, args.limit, args.device, args.size,
                       args.weights, args.stylized_dir, args.grid)
     print(format_table(scores))
@@ -480,6 +508,8 @@ def run_bench(args: argparse.Namespace) -> None:
     from style_app.tools.bench import format_table, machine, run_bench, stylize_peak_rss
     from style_app.runtime import resolve_device
 
+    if args.json:
+        check_file_output("--json", args.json)
     device = resolve_device(args.device)
     print(f"machine: {machine()}", flush=True)
     print(format_table([]), flush=True)  # the header; each row follows as soon as it is measured
@@ -499,6 +529,8 @@ def run_bench(args: argparse.Namespace) -> None:
 def run_export(args: argparse.Namespace) -> None:
     from style_app.tools.export import check_onnx, export_onnx
 
+    check_file_output("-o", args.out)
+    check_outputs_apart({"-o": args.out}, {"--weights": args.weights or _style_file(args)})
     model = chosen_model(args, fast=False).model
     path = export_onnx(model, args.out)
     print(f"wrote {path}; largest difference from PyTorch: {check_onnx(path, model):.1e}")
@@ -508,6 +540,7 @@ def run_vgg_weights(args: argparse.Namespace) -> None:
     from style_app.files import write_atomically
     from style_app.models.vgg import VGGWeightsError, torchvision_vgg_file
 
+    check_file_output("--out", args.out)
     try:
         data = torchvision_vgg_file()
     except VGGWeightsError as e:

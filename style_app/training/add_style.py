@@ -23,7 +23,8 @@ from style_app.models.norms import COMPARED_NORMS, style_parameters
 from style_app.models.transformer import TransformerNet
 from style_app.errors import StyleAppError, TrainingError
 from style_app.images import open_image
-from style_app.paintings import slug
+from style_app.paintings import check_painting, slug
+from style_app.paths import check_file_output, check_outputs_apart
 from style_app.style_files import added_styles, conditional_network, per_style_keys, with_added_styles
 from style_app.training.data import ContentImages
 from style_app.training.losses import LOSS_SETTINGS, TERMS_OFF, PerceptualLoss
@@ -77,11 +78,15 @@ def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name:
     painting that is not an image, a base that is not conditional, or a name already taken."""
     from style_app.training.train import TrainConfig
 
-    open_image(painting)  # not an image: say so now, not after loading the networks
+    check_painting(open_image(painting), painting)  # not a learnable image: say so now, before any work
+    if out:
+        check_file_output("--out", out)  # here: Path() would drop a trailing '/'
     base_path = resolve_base(base)
     base_meta = read_metadata(base_path)
     name = name or (re.sub(r"[^a-z0-9_]+", "_", slug(painting)).strip("_") or "painting")
     out = Path(out) if out else _default_out(name, base_path)
+    check_outputs_apart({"--out": out}, {"the painting": painting, "--base": base_path, "--content-dir": content_dir})
+    check_file_output("--out", out, ".safetensors")  # `list` shows only .safetensors files
     _check_name(name, base_path, out, bool(settings.get("resume")))
     check_init(settings.get("init") or "auto", file_styles(base_meta))
     defaults = {"steps": DEFAULT_STEPS, "lr": DEFAULT_LR, "style_lr": None, "every_style": False,  # one row, at lr

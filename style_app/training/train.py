@@ -30,15 +30,16 @@ from tqdm import tqdm
 
 from style_app.models.norms import style_parameters
 from style_app.models.transformer import ZOO_ARCH, TransformerNet
-from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
+from style_app.models.vgg import WEIGHTS_ENV as VGG_WEIGHTS_ENV, VGGFeatures, VGGWeightsError, load_vgg
 from style_app.training import add_style, bn_statistics
 from style_app.training.data import ContentImages, StepBatches
-from style_app.errors import ImageError, Interrupted, OutputError, TrainingError, WeightsError
+from style_app.errors import ImageError, Interrupted, OutputError, StyleAppError, TrainingError, WeightsError
 from style_app.files import append_line, check_writable, stale_temp_files, write_atomically
 from style_app.images import fit_within, list_images, open_image, to_tensor
 from style_app.training.losses import (GRAM_LAYERS, GRAM_WEIGHT, LAPLACIAN_MODES, LAPLACIAN_POOLS, LAPLACIAN_SIDE,
                                        LOSS_SETTINGS, STYLE_LAYERS, TERMS_OFF, TEXTURE_WEIGHT, PerceptualLoss)
-from style_app.paintings import describe, painting_paths, slug
+from style_app.paintings import check_painting, describe, painting_paths, slug
+from style_app.paths import check_file_output, check_outputs_apart
 from style_app.runtime import autocast, autocast_dtype, memory_format_for, resolve_device
 from style_app.style_files import save_style
 from style_app.weights import arch_of, file_styles, load_model, save_model
@@ -199,6 +200,7 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
     Setting `stop` (from another thread) stops like Ctrl-C: a checkpoint, then Interrupted.
     `on_step(step, model)` runs after every step, between steps, in the training thread."""
     _check_output(cfg)
+    _check_paintings(cfg)
     with _only_writer(cfg):
         run = _set_up(cfg, vgg)
         return _loop(run, progress, stop, on_step)
@@ -318,12 +320,32 @@ def _warm_start(cfg: TrainConfig) -> TransformerNet:
 
 
 def _check_output(cfg: TrainConfig) -> None:
-    """Refuse an --out that cannot be written (a folder, a read-only filesystem) before training,
-    not after it, and before its lock file is made beside it."""
+    """Refuse an --out that cannot be written (a folder, a read-only filesystem) or that would
+    overwrite one of the run's inputs (style_app.paths) before training, not after it, and before
+    its lock file is made beside it."""
     try:
+        check_file_output("--out", cfg.out)
+        check_outputs_apart({"--out": [cfg.out, cfg.checkpoint_path, cfg.log_path,
+                                     Path(cfg.out).with_suffix(".lock")]},
+                            {"the painting": cfg.style_image, "--content-dir": cfg.content_dir,
+                             "--val-dir": cfg.val_dir,
+                             "--vgg-weights": cfg.vgg_weights or os.environ.get(VGG_WEIGHTS_ENV), "--base": cfg.base,
+                             "--warm-start": cfg.warm_start})
+        check_file_output("--out", cfg.out, ".safetensors" if cfg.base else None)
         check_writable(cfg.out)
     except OutputError as e:
         raise TrainingError(f"{e}; training not started") from None
+    except StyleAppError as e:
+        raise TrainingError(str(e)) from None
+
+
+def _check_paintings(cfg: TrainConfig) -> None:
+    """Refuse a painting the losses cannot learn from (too small, too thin, flat) before any work."""
+    for path in cfg.style_image:
+        try:
+            check_painting(open_image(path), path, cfg.style_size)
+        except ImageError as e:
+            raise TrainingError(str(e)) from None
 
 
 def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.device,
