@@ -23,6 +23,8 @@ EXIT_INTERRUPTED = 130
 MAX_TRAIN_SIDE = 4096
 #: Largest side `bench` measures or `--max-size` accepts (the 64 MP input limit is 8000 x 8000).
 MAX_SIDE = 16384
+#: Largest square photo the 64 MP input limit admits (style_app.images.MAX_PIXELS): `bench --rss`.
+MAX_PHOTO_SIDE = 8000
 #: Every numeric flag of `train` (TrainConfig's fields): (type, lowest, highest, lowest excluded, help).
 TRAIN_RANGES = {
     "steps": (int, 1, 10**8, False, "optimizer steps"),
@@ -83,6 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("style-app: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except (MemoryError, RuntimeError) as e:  # an allocation that no estimate refused: one line, no traceback
+        if not isinstance(e, MemoryError) and not _out_of_memory(e):
+            raise
+        print(f"style-app: error: out of memory ({first_line(e)[:200]}); try a smaller size", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    text = str(error).lower()
+    return any(s in text for s in ("can't allocate memory", "cannot allocate memory", "out of memory",
+                                   "failed to allocate", "defaultcpuallocator"))
 
 
 def _warning_line(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
@@ -287,7 +300,7 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
                    help="timed runs per measurement (median), after a warm-up")
     p.add_argument("--no-train", dest="train", action="store_false", help="skip the training measurements")
     p.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
-    p.add_argument("--rss", type=number_in(int, 16, MAX_SIDE), metavar="SIDE", help="also stylize a SIDE x SIDE photo in a subprocess "
+    p.add_argument("--rss", type=number_in(int, 16, MAX_PHOTO_SIDE), metavar="SIDE", help="also stylize a SIDE x SIDE photo in a subprocess "
                    "and report its peak memory (e.g. 4096)")
     p.set_defaults(run=run_bench)
 
@@ -505,12 +518,18 @@ def run_evaluate(args: argparse.Namespace) -> None:
 def run_bench(args: argparse.Namespace) -> None:
     from style_app.files import write_atomically
     from style_app.models.transformer import ZOO_ARCH
-    from style_app.tools.bench import format_table, machine, run_bench, stylize_peak_rss
+    import torch
+
+    from style_app.tools.bench import check_sizes_fit, format_table, machine, run_bench, stylize_peak_rss
+    from style_app.tiling import TILE_ABOVE_PIXELS
     from style_app.runtime import resolve_device
 
     if args.json:
         check_file_output("--json", args.json)
     device = resolve_device(args.device)
+    check_sizes_fit(args.arch, args.sizes, device)
+    if args.rss:
+        check_sizes_fit([ZOO_ARCH], [min(args.rss, math.isqrt(TILE_ABOVE_PIXELS))], torch.device("cpu"))  # tiled above
     print(f"machine: {machine()}", flush=True)
     print(format_table([]), flush=True)  # the header; each row follows as soon as it is measured
     results = []
