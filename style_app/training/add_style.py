@@ -37,7 +37,8 @@ DEFAULT_LR = 1e-2  # norm parameters alone: larger steps than a whole network's 
 FROM_BASE = ("batch_size", "image_size", "style_size", "zoom", *LOSS_SETTINGS)
 CONTENT_DIR_ENV = "STYLE_APP_CONTENT_DIR"
 INIT_PHOTOS = 4  # training photos (centre crops) on which the starting style is chosen
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
+NAME_PATTERN_LENGTH = 64
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_]{0,%d}" % (NAME_PATTERN_LENGTH - 1))
 
 
 def resolve_base(spec: str | os.PathLike) -> Path:
@@ -83,7 +84,7 @@ def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name:
         check_file_output("--out", out)  # here: Path() would drop a trailing '/'
     base_path = resolve_base(base)
     base_meta = read_metadata(base_path)
-    name = name or (re.sub(r"[^a-z0-9_]+", "_", slug(painting)).strip("_") or "painting")
+    name = name or _name_from(painting)
     out = Path(out) if out else _default_out(name, base_path)
     check_outputs_apart({"--out": out}, {"the painting": painting, "--base": base_path, "--content-dir": content_dir})
     check_file_output("--out", out, ".safetensors")  # `list` shows only .safetensors files
@@ -95,6 +96,12 @@ def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name:
                        out=str(out), base=str(base_path), name=name, norm=base_meta["norm"],
                        arch=arch_of(base_meta),
                        **{**defaults, **{k: v for k, v in settings.items() if v is not None}})
+
+
+def _name_from(painting: str | os.PathLike) -> str:
+    """A valid style name from the painting's file name, however long or odd it is."""
+    derived = re.sub(r"[^a-z0-9_]+", "_", slug(painting)).strip("_")
+    return re.sub(r"_+", "_", derived)[:NAME_PATTERN_LENGTH].strip("_") or "painting"
 
 
 def _default_out(name: str, base_path: Path) -> Path:
