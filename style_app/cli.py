@@ -395,8 +395,8 @@ def run_stylize(args: argparse.Namespace) -> int:
     from style_app.images import open_image, save_image
 
     check_outputs_apart({"-o": args.out, "--out-dir": args.out_dir},
-                        {**{f"the input {'folder' if Path(i).is_dir() else 'photo'}": i for i in args.inputs},
-                         "--weights": args.weights})
+                        {"the input photo": [i for i in args.inputs if not Path(i).is_dir()],
+                         "the input folder": [i for i in args.inputs if Path(i).is_dir()], "--weights": args.weights})
     jobs = plan_outputs(args.inputs, args.out, args.out_dir)
     stylizer = chosen_model(args, args.device)
     failed = 0

@@ -103,6 +103,17 @@ def test_a_link_to_an_input_counts_as_the_input(inputs, capsys, link):
     assert snapshot(inputs["root"]) == before
 
 
+def test_every_input_of_a_stylize_run_is_checked(inputs, capsys):
+    """Several photos and folders: an --out-dir inside any of them is refused, not only the last."""
+    (inputs["root"] / "more").mkdir()
+    random_photo(9, (48, 40)).save(inputs["root"] / "more" / "m.jpg")
+    before = snapshot(inputs["root"])
+    code, _, err = run(capsys, "stylize", inputs["photos"], inputs["root"] / "more", "--weights", inputs["w"],
+                       "--out-dir", inputs["photos"] / "styled")
+    assert code == 2 and "lies inside the input folder" in err, err
+    assert snapshot(inputs["root"]) == before
+
+
 #: command -> argv with a file output OUT (given as a path ending in '/').
 FILE_OUTPUTS = {
     "stylize -o": lambda i, out: ["stylize", i["photo"], "--weights", i["w"], "-o", out],
