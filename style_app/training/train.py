@@ -342,6 +342,8 @@ def _check_output(cfg: TrainConfig) -> None:
 def _check_paintings(cfg: TrainConfig) -> None:
     """Refuse a painting the losses cannot learn from (too small, too thin, flat) before any work."""
     for path in cfg.style_image:
+        if not Path(path).is_file():
+            continue  # a missing one is reported where it is read, after the checkpoint's own checks
         try:
             check_painting(open_image(path), path, cfg.style_size)
         except ImageError as e:
