@@ -15,7 +15,7 @@ from pathlib import Path
 # Only light imports here: torch and the library load inside `main`, so a Ctrl-C during start-up
 # is caught there and exits 130 quietly.
 from style_app.errors import Interrupted, StyleAppError, first_line
-from style_app.paths import check_file_output, check_folder_output, check_outputs_apart
+from style_app.files import check_file_output, check_folder_output, check_outputs_apart
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -1,6 +1,6 @@
 """Issue 48, classes 1 and 2: no command's output (-o, --out, --out-dir, --json, --grid) may be, or
 lie inside, an input it reads, and a file output ending in a separator names a folder. Each case
-ends in one line, exit 2, and nothing written (style_app/paths.py)."""
+ends in one line, exit 2, and nothing written (style_app/files.py)."""
 from __future__ import annotations
 
 import os

@@ -7,12 +7,11 @@ import pytest
 from PIL import Image
 
 from helpers import random_photo, save_conditional_network
-from style_app.errors import StyleAppError
+from style_app.errors import StyleAppError, for_page
 from style_app.files import cannot_write
 from style_app.stylizer import cached_stylizer
 from style_app.training.add_style import CONTENT_DIR_ENV
 from style_app.web import handlers
-from style_app.web.messages import for_page
 from style_app.weights import WEIGHTS_ENV
 
 

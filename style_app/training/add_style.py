@@ -24,7 +24,7 @@ from style_app.models.transformer import TransformerNet
 from style_app.errors import StyleAppError, TrainingError
 from style_app.images import open_image
 from style_app.paintings import check_painting, slug
-from style_app.paths import check_file_output, check_outputs_apart
+from style_app.files import check_file_output, check_outputs_apart
 from style_app.style_files import added_styles, conditional_network, per_style_keys, with_added_styles
 from style_app.training.data import ContentImages
 from style_app.training.losses import LOSS_SETTINGS, TERMS_OFF, PerceptualLoss

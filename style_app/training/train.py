@@ -39,7 +39,7 @@ from style_app.images import fit_within, list_images, open_image, to_tensor
 from style_app.training.losses import (GRAM_LAYERS, GRAM_WEIGHT, LAPLACIAN_MODES, LAPLACIAN_POOLS, LAPLACIAN_SIDE,
                                        LOSS_SETTINGS, STYLE_LAYERS, TERMS_OFF, TEXTURE_WEIGHT, PerceptualLoss)
 from style_app.paintings import check_painting, describe, painting_paths, slug
-from style_app.paths import check_file_output, check_outputs_apart
+from style_app.files import check_file_output, check_outputs_apart
 from style_app.runtime import autocast, autocast_dtype, memory_format_for, resolve_device
 from style_app.style_files import save_style
 from style_app.weights import arch_of, file_styles, load_model, save_model
@@ -321,7 +321,7 @@ def _warm_start(cfg: TrainConfig) -> TransformerNet:
 
 def _check_output(cfg: TrainConfig) -> None:
     """Refuse an --out that cannot be written (a folder, a read-only filesystem) or that would
-    overwrite one of the run's inputs (style_app.paths) before training, not after it, and before
+    overwrite one of the run's inputs (style_app.files) before training, not after it, and before
     its lock file is made beside it."""
     try:
         check_file_output("--out", cfg.out)

@@ -19,13 +19,12 @@ from style_app.web import lab
 from style_app.models.norms import COMPARED_NORMS, NORMS, norm_label
 from style_app.models.transformer import ZOO_ARCH
 from style_app.tools.compare import NormResult, compare_norms
-from style_app.errors import ImageError, StyleAppError
+from style_app.errors import ImageError, StyleAppError, for_page
 from style_app.images import fit_within, open_image
 from style_app.runtime import resolve_device
 from style_app.style_files import conditional_network
 from style_app.stylizer import cached_stylizer, check_fraction
 from style_app.training.add_style import add_style_config
-from style_app.web.messages import for_page
 from style_app.web.trainer import Progress, StyleTrainer
 from style_app.weights import available_models, file_styles, weights_dirs
 

@@ -11,11 +11,10 @@ from PIL import Image
 
 from style_app.models.norms import norm_label
 from style_app.models.vgg import VGGFeatures, load_vgg
-from style_app.errors import Interrupted, StyleAppError, TrainingError, first_line
+from style_app.errors import Interrupted, StyleAppError, TrainingError, first_line, for_page
 from style_app.images import fit_within, to_image, to_tensor
 from style_app.stylizer import cached_stylizer
 from style_app.training.train import TrainConfig, train
-from style_app.web.messages import for_page
 
 PREVIEW_EVERY = 5  # steps between preview refreshes
 PREVIEW_SIZE = 256  # longer side of the preview photo

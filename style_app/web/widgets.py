@@ -12,8 +12,7 @@ from gradio.media import get_image
 from PIL import Image
 
 from style_app.models.norms import NORMS
-from style_app.errors import StyleAppError
-from style_app.web.messages import for_page
+from style_app.errors import StyleAppError, for_page
 from style_app.web import handlers
 
 #: Example photos: the sample images that ship inside the gradio package (none are committed here).
