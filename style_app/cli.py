@@ -499,6 +499,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     from style_app.files import write_atomically
     from style_app.models.vgg import WEIGHTS_ENV
     from style_app.tools.evaluate import STYLE_DIR_ENV, evaluate, format_table, scores_as_json
+    from style_app.weights import available_models
 
     if args.json_out:
         check_file_output("--json", args.json_out)
@@ -507,7 +508,9 @@ def run_evaluate(args: argparse.Namespace) -> None:
     check_outputs_apart({"--json": args.json_out, "--grid": args.grid},
                         {"--content-dir": args.content_dir, "--style-dir": args.style_dir or os.environ.get(STYLE_DIR_ENV),
                          "--vgg-weights": args.vgg_weights or os.environ.get(WEIGHTS_ENV), "--weights": args.weights,
-                         "--stylized-dir": args.stylized_dir})
+                         "--stylized-dir": args.stylized_dir,
+                         "a model it scores": None if args.weights or args.stylized_dir else
+                         [info.path for info in available_models()]})
     scores = evaluate(args.content_dir, args.style_dir, args.vgg_weights, args.limit, args.device, args.size,
                       args.weights, args.stylized_dir, args.grid)
     print(format_table(scores))

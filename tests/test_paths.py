@@ -103,6 +103,16 @@ def test_a_link_to_an_input_counts_as_the_input(inputs, capsys, link):
     assert snapshot(inputs["root"]) == before
 
 
+def test_evaluate_without_weights_keeps_its_json_off_the_models_it_scores(inputs, shipped, capsys):
+    """Without --weights, evaluate reads every model in the weights folders: --json may not replace one."""
+    model = shipped / "great_wave_batch.safetensors"
+    before = model.read_bytes()
+    code, _, err = run(capsys, "evaluate", "--content-dir", inputs["photos"], "--style-dir", inputs["styles"],
+                       "--vgg-weights", inputs["vgg"], "--json", model)
+    assert code == 2 and "is a model it scores" in err and "destroy an input" in err, err
+    assert model.read_bytes() == before
+
+
 def test_every_input_of_a_stylize_run_is_checked(inputs, capsys):
     """Several photos and folders: an --out-dir inside any of them is refused, not only the last."""
     (inputs["root"] / "more").mkdir()
