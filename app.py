@@ -2,7 +2,6 @@
 [--weights-dir DIR] [--content-dir DIR]`."""
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import time
@@ -10,17 +9,31 @@ import time
 START = time.perf_counter()
 
 
+#: --max-side: the UI's size sliders start at 64 px in steps of 32, so they need at least one step above it.
+MAX_SIDE_RANGE = (96, 16384)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the style_app web UI on the shipped weights.")
+    from style_app.cli import Parser, number_in  # light: argparse with one-line errors, range-checked numbers
+
+    parser = Parser(prog="app.py", description="Serve the style_app web UI on the shipped weights.")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to bind (0.0.0.0 exposes the app to the network)")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--port", type=number_in(int, 1, 65535), default=7860)
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    parser.add_argument("--max-side", type=int, default=1024, help="uploads larger than this are downscaled")
+    parser.add_argument("--max-side", type=number_in(int, *MAX_SIDE_RANGE), default=1024,
+                        help="uploads larger than this are downscaled")
     parser.add_argument("--weights-dir", help="your models and added paintings (default: env STYLE_APP_WEIGHTS)")
     parser.add_argument("--content-dir", help="training photos for added paintings (default: env "
                         "STYLE_APP_CONTENT_DIR, else the networks' own)")
     args = parser.parse_args(argv)
+    from style_app.errors import StyleAppError
+    from style_app.web.serving import check_address
+
+    try:
+        check_address(args.host, args.port)  # before anything is built: the real cause, in one line
+    except StyleAppError as e:
+        parser.exit(2, f"app.py: error: {e}\n")
     logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s")  # a user's mistake: one line each
     from style_app.training.add_style import CONTENT_DIR_ENV
     from style_app.weights import use_user_weights_dir

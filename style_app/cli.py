@@ -15,10 +15,13 @@ from style_app.cli_args import EXIT_USAGE, Parser, add_weights_dir, number_in
 from style_app.cli_judge import add_judge
 from style_app.cli_train import add_add_style, add_train
 from style_app.errors import Interrupted, StyleAppError, first_line
+from style_app.files import check_file_output, check_folder_output, check_outputs_apart
 
 EXIT_INTERRUPTED = 130
 #: Largest side `bench` measures or `--max-size` accepts (the 64 MP input limit is 8000 x 8000).
 MAX_SIDE = 16384
+#: Largest square photo the 64 MP input limit admits (style_app.images.MAX_PIXELS): `bench --rss`.
+MAX_PHOTO_SIDE = 8000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("style-app: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except (MemoryError, RuntimeError) as e:  # an allocation that no estimate refused: one line, no traceback
+        if not isinstance(e, MemoryError) and not _out_of_memory(e):
+            raise
+        print(f"style-app: error: out of memory ({first_line(e)[:200]}); try a smaller size", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    text = str(error).lower()
+    return any(s in text for s in ("can't allocate memory", "cannot allocate memory", "out of memory",
+                                   "failed to allocate", "defaultcpuallocator"))
 
 
 def _warning_line(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
@@ -142,7 +156,7 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
                    help="timed runs per measurement (median), after a warm-up")
     p.add_argument("--no-train", dest="train", action="store_false", help="skip the training measurements")
     p.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
-    p.add_argument("--rss", type=number_in(int, 16, MAX_SIDE), metavar="SIDE", help="also stylize a SIDE x SIDE photo in a subprocess "
+    p.add_argument("--rss", type=number_in(int, 16, MAX_PHOTO_SIDE), metavar="SIDE", help="also stylize a SIDE x SIDE photo in a subprocess "
                    "and report its peak memory (e.g. 4096)")
     p.set_defaults(run=run_bench)
 
@@ -187,11 +201,20 @@ def chosen_model(args: argparse.Namespace, device: str = "cpu", fast: bool = Tru
     return Stylizer.from_file(info.path, device, fast, style=info.style)
 
 
+def _style_file(args: argparse.Namespace) -> Path | None:
+    """The model file that --style/--norm/--arch names (None with --weights or no --style)."""
+    from style_app.weights import find_model
+
+    return find_model(args.style, args.norm, args.arch).path if args.style and not args.weights else None
+
+
 def run_recalibrate(args: argparse.Namespace) -> None:
     from style_app.training.bn_statistics import recalibrate_file
 
     if _same_file(Path(args.network), Path(args.out)):
         raise StyleAppError(f"{args.out}: is NETWORK; write the recalibrated network to a new file")
+    check_outputs_apart({"--out": args.out}, {"NETWORK": args.network, "--content-dir": args.content_dir})
+    check_file_output("--out", args.out, ".safetensors")
     recalibrate_file(args.network, args.content_dir, args.out, args.size, args.photos)
     print(f"wrote {args.out}")
 
@@ -203,6 +226,9 @@ def run_stylize(args: argparse.Namespace) -> int:
 
     from style_app.images import open_image, save_image
 
+    check_outputs_apart({"-o": args.out, "--out-dir": args.out_dir},
+                        {"the input photo": [i for i in args.inputs if not Path(i).is_dir()],
+                         "the input folder": [i for i in args.inputs if Path(i).is_dir()], "--weights": args.weights})
     jobs = plan_outputs(args.inputs, args.out, args.out_dir)
     stylizer = chosen_model(args, args.device)
     failed = 0
@@ -227,6 +253,10 @@ def plan_outputs(inputs: list[str], out: str | None, out_dir: str | None) -> lis
     keep their extension (x.jpg.png). Never overwrites an input; refuses an empty folder."""
     from style_app.images import image_format
 
+    if out:
+        check_file_output("-o", out)
+    else:
+        check_folder_output("--out-dir", out_dir)
     sources = _sources(inputs, out_dir)
     if out:
         if len(sources) != 1:
@@ -289,6 +319,8 @@ def run_compare(args: argparse.Namespace) -> None:
     from style_app.images import image_format, open_image, save_image
     from style_app.tools.compare import compare_norms, labelled_grid
 
+    check_file_output("-o", args.out)
+    check_outputs_apart({"-o": args.out}, {"the input photo": args.input})
     image_format(args.out)
     results = compare_norms(open_image(args.input), args.style, args.arch, args.device, max_size=args.max_size)
     save_image(labelled_grid([(r.label, r.image) for r in results]), Path(args.out))
@@ -297,8 +329,20 @@ def run_compare(args: argparse.Namespace) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> None:
     from style_app.files import write_atomically
-    from style_app.tools.evaluate import evaluate, format_table, scores_as_json
+    from style_app.models.vgg import WEIGHTS_ENV
+    from style_app.tools.evaluate import STYLE_DIR_ENV, evaluate, format_table, scores_as_json
+    from style_app.weights import available_models
 
+    if args.json_out:
+        check_file_output("--json", args.json_out)
+    if args.grid:
+        check_folder_output("--grid", args.grid)
+    check_outputs_apart({"--json": args.json_out, "--grid": args.grid},
+                        {"--content-dir": args.content_dir, "--style-dir": args.style_dir or os.environ.get(STYLE_DIR_ENV),
+                         "--vgg-weights": args.vgg_weights or os.environ.get(WEIGHTS_ENV), "--weights": args.weights,
+                         "--stylized-dir": args.stylized_dir,
+                         "a model it scores": None if args.weights or args.stylized_dir else
+                         [info.path for info in available_models()]})
     scores = evaluate(args.content_dir, args.style_dir, args.vgg_weights, args.limit, args.device, args.size,
                       args.weights, args.stylized_dir, args.grid)
     print(format_table(scores))
@@ -309,10 +353,18 @@ def run_evaluate(args: argparse.Namespace) -> None:
 def run_bench(args: argparse.Namespace) -> None:
     from style_app.files import write_atomically
     from style_app.models.transformer import ZOO_ARCH
-    from style_app.tools.bench import format_table, machine, run_bench, stylize_peak_rss
+    import torch
+
+    from style_app.tools.bench import check_sizes_fit, format_table, machine, run_bench, stylize_peak_rss
+    from style_app.tiling import TILE_ABOVE_PIXELS
     from style_app.runtime import resolve_device
 
+    if args.json:
+        check_file_output("--json", args.json)
     device = resolve_device(args.device)
+    check_sizes_fit(args.arch, args.sizes, device)
+    if args.rss:
+        check_sizes_fit([ZOO_ARCH], [min(args.rss, math.isqrt(TILE_ABOVE_PIXELS))], torch.device("cpu"))  # tiled above
     print(f"machine: {machine()}", flush=True)
     print(format_table([]), flush=True)  # the header; each row follows as soon as it is measured
     results = []
@@ -331,6 +383,8 @@ def run_bench(args: argparse.Namespace) -> None:
 def run_export(args: argparse.Namespace) -> None:
     from style_app.tools.export import check_onnx, export_onnx
 
+    check_file_output("-o", args.out)
+    check_outputs_apart({"-o": args.out}, {"--weights": args.weights or _style_file(args)})
     model = chosen_model(args, fast=False).model
     path = export_onnx(model, args.out)
     print(f"wrote {path}; largest difference from PyTorch: {check_onnx(path, model):.1e}")
@@ -340,6 +394,7 @@ def run_vgg_weights(args: argparse.Namespace) -> None:
     from style_app.files import write_atomically
     from style_app.models.vgg import VGGWeightsError, torchvision_vgg_file
 
+    check_file_output("--out", args.out)
     try:
         data = torchvision_vgg_file()
     except VGGWeightsError as e:

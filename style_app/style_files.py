@@ -21,7 +21,8 @@ from style_app.models.norms import PerStyleBatchNorm, StyleConditional
 from style_app.models.transformer import ZOO_ARCH, TransformerNet
 from style_app.errors import WeightsError
 from style_app.paintings import describe
-from style_app.weights import (STYLE_FORMAT, ModelInfo, available_models, check_finite, file_styles, find_base,
+from style_app.weights import (STYLE_FORMAT, ModelInfo, available_models, check_finite, file_styles,
+                               find_base, style_header_mismatch,
                                is_added_style, load_model, read_metadata, shape_mismatch, warn_skipped, weights_dirs,
                                weights_hash, write_weights)
 
@@ -133,9 +134,12 @@ def _with_added_styles(base_path: Path, own: list[tuple[Path, dict]]) -> tuple[T
     styles = file_styles(metadata)
     chosen: list[tuple[dict, dict[str, torch.Tensor]]] = []  # (header, rows) of each added style
     for style_path, meta in own + [(info.path, info.metadata) for info in added_styles(base_path)]:
-        if meta["style"] in styles + [m["style"] for m, _ in chosen]:
-            continue  # shipped and first-found win
+        if meta["style"] in [m["style"] for m, _ in chosen]:
+            continue  # first-found wins among added styles
         try:
+            problem = style_header_mismatch(meta, model.norm, styles)
+            if problem:  # e.g. a header edited to say starry_night would stylize as the shipped one
+                raise WeightsError(f"{style_path}: {problem}")
             chosen.append((meta, read_style_rows(style_path, model)))
         except WeightsError as e:
             if own and style_path == own[0][0]:

@@ -260,10 +260,36 @@ def available_models(directory: str | os.PathLike | None = None) -> list[ModelIn
         except WeightsError as e:
             warn_skipped(path, str(e))
             continue
-        if is_added_style(meta) and find_base(path, meta) is None:
+        problem = added_style_problem(path, meta) if is_added_style(meta) else ""
+        if problem:
+            warn_skipped(path, f"{path}: {problem}")  # said on stderr, so a missing style has a reason
             continue
         found += file_models(path, meta)
     return sorted(found, key=lambda m: (m.style, m.arch, m.norm))
+
+
+def added_style_problem(path: Path, metadata: dict, base: Path | None = None) -> str:
+    """Why a style file cannot be used as its header describes it ("" when it can): its network is
+    missing, or the header claims a norm, architecture or style name that its network contradicts
+    (what defines a style file is its network and its rows, not what it says of itself)."""
+    base = base or find_base(path, metadata)
+    if base is None:
+        recorded = metadata.get("base") or {}
+        return (f"its network {recorded.get('name', '?')} (weights {str(recorded.get('sha256', '?'))[:12]}) "
+                f"is not in the weights folders")
+    base_meta = read_metadata(base)
+    return style_header_mismatch(metadata, base_meta["norm"], file_styles(base_meta))
+
+
+def style_header_mismatch(metadata: dict, norm: str, styles: list[str]) -> str:
+    """A style file's header checked against its network (its norm and its styles' names; the rows'
+    widths are checked against the network's layers when they load): "" or the contradiction."""
+    if metadata.get("norm") != norm:
+        return f"its header says norm {metadata.get('norm')!r}, but its network is a {norm}-norm network"
+    if metadata.get("style") in styles:
+        return (f"its header names the style {metadata.get('style')!r}, which its network already holds; "
+                f"rename the style in a new add-style run")
+    return ""
 
 
 def file_models(path: str | os.PathLike, metadata: dict) -> list[ModelInfo]:

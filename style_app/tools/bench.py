@@ -5,9 +5,11 @@ absolute times do not. Networks are randomly initialised: speed does not depend 
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from torch import nn
 from style_app.models.norms import COMPARED_NORMS
 from style_app.models.transformer import ARCHS, ZOO_ARCH, TransformerNet
 from style_app.models.vgg import VGG16_WIDTHS, VGGFeatures, vgg_layers
+from style_app.errors import StyleAppError
 from style_app.fastpath import InferenceNet
 from style_app.training.config import JOHNSON_TERMS
 from style_app.training.losses import PerceptualLoss
@@ -186,10 +189,68 @@ print(json.dumps({"seconds": seconds, "peak_rss_gb": resource.getrusage(resource
 
 def stylize_peak_rss(size: int, arch: str = ZOO_ARCH, norm: str = "instance") -> dict:
     """Seconds and peak resident memory (GiB) of `Stylizer.stylize` on a size x size photo on the
-    CPU, measured in a subprocess: {"seconds": ..., "peak_rss_gb": ...}."""
+    CPU, measured in a subprocess: {"seconds": ..., "peak_rss_gb": ...}. A failed subprocess is one
+    line (StyleAppError) with its last line of output, never the script."""
     done = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(size), arch, norm], capture_output=True,
-                          text=True, check=True)
+                          text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        raise StyleAppError(f"--rss {size}: the measuring process failed ({last[:300]})")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+#: Activations of the full-resolution layers alive at once in an inference (input, output, norm
+#: temporaries), each `channels` x 4 bytes a pixel: 3.5 fits the measured 7 GB peak of johnson at 4096 px.
+LIVE_ACTIVATIONS = 3.5
+
+
+def inference_bytes(arch: str, size: int) -> int:
+    """About how much memory one size x size inference of `arch` needs at its peak (fp32)."""
+    c = ARCHS[arch].channels
+    per_pixel = max(c[0], c[1] / 4, c[2] / 16) * 4 * LIVE_ACTIVATIONS
+    return int(per_pixel * size * size)
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Memory a measurement may use: the GPU's free memory, or on the CPU the least of what the
+    system has available, the cgroup's limit and the process's address-space limit (None: unknown)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type != "cpu":
+        return None
+    limits = []
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/meminfo") as f:
+            limits.append(int(next(line for line in f if line.startswith("MemAvailable:")).split()[1]) * 1024)
+    with contextlib.suppress(OSError, ValueError):
+        with open("/sys/fs/cgroup/memory.max") as f, open("/sys/fs/cgroup/memory.current") as g:
+            limits.append(int(f.read()) - int(g.read()))  # "max" (no limit) is a ValueError
+    for kind in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
+        soft = resource.getrlimit(kind)[0]
+        if soft != resource.RLIM_INFINITY:
+            limits.append(soft - _address_space())
+    return max(0, min(limits)) if limits else None
+
+
+def _address_space() -> int:
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/self/status") as f:
+            return int(next(line for line in f if line.startswith("VmSize:")).split()[1]) * 1024
+    return 0
+
+
+def check_sizes_fit(archs: Sequence[str], sizes: Sequence[int], device: torch.device) -> None:
+    """Refuse, before any measurement, an inference size whose estimated memory cannot fit."""
+    free = available_bytes(device)
+    if free is None:
+        return
+    for size in sorted(sizes, reverse=True):
+        for arch in archs:
+            need = inference_bytes(arch, size)
+            if need > free:
+                raise StyleAppError(f"--sizes {size}: a {size}x{size} {arch} inference needs about "
+                                    f"{need / 2**30:.1f} GiB, and {free / 2**30:.1f} GiB of memory is available "
+                                    f"on {device.type}; choose a smaller size")
 
 
 def machine() -> str:

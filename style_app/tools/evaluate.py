@@ -27,6 +27,7 @@ from style_app.tools import quality
 from style_app.training.data import resize_shorter
 from style_app.errors import ImageError, StyleAppError
 from style_app.images import IMAGE_SUFFIXES, fit_within, list_images, open_image, save_image, to_image, to_tensor
+from style_app.paintings import check_painting
 from style_app.tools.compare import labelled_grid
 from style_app.training.config import JOHNSON_TERMS
 from style_app.training.losses import PerceptualLoss
@@ -83,7 +84,9 @@ class _Judge:
 
     def painting(self, style: str, path: Path) -> tuple[PerceptualLoss, float, torch.Tensor]:
         if style not in self.by_style:
-            painting = to_tensor(fit_within(open_image(path), PAINTING_SIZE))
+            image = open_image(path)
+            check_painting(image, path)
+            painting = to_tensor(fit_within(image, PAINTING_SIZE))
             loss = PerceptualLoss(self.vgg, painting, JOHNSON_TERMS)
             baseline = statistics.fmean(_style_loss(loss, photo) for photo in self.photos)
             self.by_style[style] = (loss, baseline, painting[0])
@@ -146,12 +149,14 @@ def evaluate(content_dir: str | os.PathLike, style_dir: str | os.PathLike | None
     paths = list_images(content_dir)[:limit]
     if not paths:
         raise StyleAppError(f"{content_dir}: no photos to evaluate on")
+    style_dir = style_dir or os.environ.get(STYLE_DIR_ENV)
+    for painting in {find_painting(info, style_dir) for info in models}:  # before any work: learnable paintings
+        check_painting(open_image(painting), painting)
     try:
         vgg = load_vgg(vgg_weights or None)
     except VGGWeightsError as e:
         raise StyleAppError(str(e)) from None
     judge = _Judge(vgg, [to_tensor(resize_shorter(open_image(p), shorter_side)) for p in paths])
-    style_dir = style_dir or os.environ.get(STYLE_DIR_ENV)
     scores = []
     for info in models:
         stylizer = Stylizer.from_file(info.path, device, style=info.style)

@@ -28,7 +28,8 @@ from style_app.models.transformer import TransformerNet
 from style_app.models.vgg import VGGFeatures
 from style_app.errors import StyleAppError, TrainingError
 from style_app.images import open_image
-from style_app.paintings import slug
+from style_app.files import check_file_output, check_outputs_apart
+from style_app.paintings import check_painting, slug
 from style_app.style_files import added_styles, conditional_network, per_style_keys, save_style, with_added_styles
 from style_app.training.data import ContentImages
 from style_app.training.config import TrainConfig, terms_off
@@ -43,7 +44,8 @@ DEFAULT_LR = 1e-2  # norm parameters alone: larger steps than a whole network's 
 FROM_BASE = ("batch_size", "image_size", "style_size", "zoom", *LOSS_SETTINGS)
 CONTENT_DIR_ENV = "STYLE_APP_CONTENT_DIR"
 INIT_PHOTOS = 4  # training photos (centre crops) on which the starting style is chosen
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
+NAME_PATTERN_LENGTH = 64
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_]{0,%d}" % (NAME_PATTERN_LENGTH - 1))
 
 
 @dataclass
@@ -115,11 +117,15 @@ def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name:
     folder/<name>_<network>.safetensors). Loss settings default to the network's
     own; `settings` (TrainConfig fields; None = default) override. Raises StyleAppError for a
     painting that is not an image, a base that is not conditional, or a name already taken."""
-    open_image(painting)  # not an image: say so now, not after loading the networks
+    check_painting(open_image(painting), painting)  # not a learnable image: say so now, before any work
+    if out:
+        check_file_output("--out", out)  # here: Path() would drop a trailing '/'
     base_path = resolve_base(base)
     base_meta = read_metadata(base_path)
-    name = name or (re.sub(r"[^a-z0-9_]+", "_", slug(painting)).strip("_") or "painting")
+    name = name or _name_from(painting)
     out = Path(out) if out else _default_out(name, base_path)
+    check_outputs_apart({"--out": out}, {"the painting": painting, "--base": base_path, "--content-dir": content_dir})
+    check_file_output("--out", out, ".safetensors")  # `list` shows only .safetensors files
     _check_name(name, base_path, out, bool(settings.get("resume")))
     check_init(settings.get("init") or "auto", file_styles(base_meta))
     defaults = {"steps": DEFAULT_STEPS, "lr": DEFAULT_LR, "style_lr": None, "every_style": False,  # one row, at lr
@@ -128,6 +134,12 @@ def add_style_config(painting: str | os.PathLike, base: str | os.PathLike, name:
                        out=str(out), base=str(base_path), name=name, norm=base_meta["norm"],
                        arch=arch_of(base_meta),
                        **{**defaults, **{k: v for k, v in settings.items() if v is not None}})
+
+
+def _name_from(painting: str | os.PathLike) -> str:
+    """A valid style name from the painting's file name, however long or odd it is."""
+    derived = re.sub(r"[^a-z0-9_]+", "_", slug(painting)).strip("_")
+    return re.sub(r"_+", "_", derived)[:NAME_PATTERN_LENGTH].strip("_") or "painting"
 
 
 def _default_out(name: str, base_path: Path) -> Path:

@@ -78,7 +78,8 @@ def check_same_run(cfg: TrainConfig, path: Path, saved: dict) -> None:
     """Refuse a checkpoint of other paintings or other settings: it would not resume this run."""
     defaults = {**{f.name: f.default for f in fields(cfg)}, **terms_off()}  # keys older checkpoints lack
     clashes = [k for k in RESUME_MUST_MATCH if k in defaults and saved.get(k, defaults[k]) != getattr(cfg, k)]
-    saved_styles = [slug(p) for p in painting_paths(saved.get("style_image") or [])]
+    saved_styles = ([saved["name"]] if saved.get("name") else  # add-style --name: the style's own name
+                    [slug(p) for p in painting_paths(saved.get("style_image") or [])])
     if saved_styles != cfg.styles:
         raise TrainingError(f"{path}: checkpoint was trained on the paintings {', '.join(saved_styles)}, "
                             f"not {', '.join(cfg.styles)}")

@@ -9,6 +9,7 @@ conditional network in style_app.training.add_style, which calls the same loop.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,12 +20,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from style_app.errors import ImageError, Interrupted, OutputError, TrainingError, WeightsError
-from style_app.files import check_writable, stale_temp_files
+from style_app.errors import ImageError, Interrupted, OutputError, StyleAppError, TrainingError, WeightsError
+from style_app.files import check_file_output, check_outputs_apart, check_writable, stale_temp_files
 from style_app.images import fit_within, list_images, open_image, to_tensor
 from style_app.models.norms import style_parameters
 from style_app.models.transformer import TransformerNet
-from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
+from style_app.models.vgg import WEIGHTS_ENV as VGG_WEIGHTS_ENV, VGGFeatures, VGGWeightsError, load_vgg
+from style_app.paintings import check_painting
 from style_app.runtime import autocast, autocast_dtype, memory_format_for, resolve_device
 from style_app.training import bn_statistics, distributed
 from style_app.training.checkpoints import describe_checkpoint, load_checkpoint, save_checkpoint
@@ -103,6 +105,7 @@ def train(cfg: TrainConfig, vgg: VGGFeatures | None = None, progress: bool = Tru
     Setting `stop` (from another thread) stops like Ctrl-C: a checkpoint, then Interrupted.
     `on_step(step, model)` runs after every step, between steps, in the training thread."""
     _check_output(cfg)
+    _check_paintings(cfg)
     with only_writer(cfg.out):
         run = _set_up(cfg, vgg, network)
         bar = tqdm(total=cfg.steps, initial=run.step, disable=not (run.lead and progress), unit="step",
@@ -208,12 +211,35 @@ def _warm_start(cfg: TrainConfig) -> TransformerNet:
 
 
 def _check_output(cfg: TrainConfig) -> None:
-    """Refuse an --out that cannot be written (a folder, a read-only filesystem) before training,
-    not after it, and before its lock file is made beside it."""
+    """Refuse an --out that cannot be written (a folder, a read-only filesystem) or that would
+    overwrite one of the run's inputs (style_app.files) before training, not after it, and before
+    its lock file is made beside it."""
+    base = getattr(cfg, "base", None)  # add-style's network
     try:
+        check_file_output("--out", cfg.out)
+        check_outputs_apart({"--out": [cfg.out, cfg.checkpoint_path, cfg.log_path,
+                                     Path(cfg.out).with_suffix(".lock")]},
+                            {"the painting": cfg.style_image, "--content-dir": cfg.content_dir,
+                             "--val-dir": cfg.val_dir,
+                             "--vgg-weights": cfg.vgg_weights or os.environ.get(VGG_WEIGHTS_ENV), "--base": base,
+                             "--warm-start": cfg.warm_start})
+        check_file_output("--out", cfg.out, ".safetensors" if base else None)
         check_writable(cfg.out)
     except OutputError as e:
         raise TrainingError(f"{e}; training not started") from None
+    except StyleAppError as e:
+        raise TrainingError(str(e)) from None
+
+
+def _check_paintings(cfg: TrainConfig) -> None:
+    """Refuse a painting the losses cannot learn from (too small, too thin, flat) before any work."""
+    for path in cfg.style_image:
+        if not Path(path).is_file():
+            continue  # a missing one is reported where it is read, after the checkpoint's own checks
+        try:
+            check_painting(open_image(path), path, cfg.style_size)
+        except ImageError as e:
+            raise TrainingError(str(e)) from None
 
 
 def _loss_functions(cfg: TrainConfig, vgg: VGGFeatures | None, device: torch.device,

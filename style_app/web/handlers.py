@@ -19,7 +19,7 @@ from style_app.web import lab
 from style_app.models.norms import COMPARED_NORMS, NORMS, norm_label
 from style_app.models.transformer import ZOO_ARCH
 from style_app.tools.compare import NormResult, compare_norms
-from style_app.errors import ImageError, StyleAppError
+from style_app.errors import ImageError, StyleAppError, for_page
 from style_app.images import fit_within, open_image
 from style_app.runtime import resolve_device
 from style_app.style_files import conditional_network
@@ -256,17 +256,21 @@ def base_norms() -> list[tuple[str, str]]:
 
 
 def start_adding(painting: str | Path | None, name: str | None, norms: list[str], steps: int,
-                 preview_photo: Image.Image) -> str:
+                 preview_photo: Image.Image, session: str | None = None) -> str:
     """Start learning the uploaded painting for each chosen norm's network in the background (one
     after another); returns the progress report. Raises StyleAppError for a bad painting or name,
-    no norm chosen, or while another painting is being learned."""
+    no norm chosen, or while another painting is being learned, in the page's words (no flags, no
+    server paths). Only `session` may cancel what it starts."""
     TRAINER.check_idle()
     if not norms:
         raise StyleAppError("pick at least one normalization to learn the painting for")
     load_photo(painting)  # not an image: the message names the upload by its file name only
-    jobs = [add_style_config(Path(painting), norm, (name or "").strip() or None, steps=int(steps), workers=0)
-            for norm in norms]
-    TRAINER.start(jobs, preview_photo)
+    try:
+        jobs = [add_style_config(Path(painting), norm, (name or "").strip() or None, steps=int(steps), workers=0)
+                for norm in norms]
+    except StyleAppError as e:
+        raise type(e)(for_page(str(e))) from None
+    TRAINER.start(jobs, preview_photo, owner=session)
     return progress_report(TRAINER.progress())
 
 
@@ -279,9 +283,10 @@ def progress_report(progress: Progress) -> str:
             f"{progress.steps_left} steps left in all</p>")
 
 
-def cancel_adding() -> str:
-    """Stop the running training after its current step (nothing finished is removed)."""
-    if not TRAINER.cancel():
+def cancel_adding(session: str | None = None) -> str:
+    """Stop the running training after its current step (nothing finished is removed); only the
+    session that started it may (others are told it is busy)."""
+    if not TRAINER.cancel(session):
         raise StyleAppError("no painting is being learned")
     return progress_report(TRAINER.progress())
 

@@ -122,3 +122,33 @@ def _bounded_request(request, max_bytes: int):
         return message
 
     return Request(request.scope, receive)
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse, before anything is built, a --host that does not resolve or is not this machine's,
+    and a --port already in use: one line that names the real cause (StyleAppError)."""
+    import errno
+    import socket
+
+    from style_app.errors import StyleAppError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise StyleAppError(f"--host {host}: no such host name or address ({getattr(e, 'strerror', None) or e})") \
+            from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is free
+        try:
+            probe.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise StyleAppError(f"--port {port}: already in use on {host}; choose another --port") from None
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise StyleAppError(f"--host {host}: not an address of this machine; use 127.0.0.1 or 0.0.0.0") \
+                    from None
+            if e.errno == errno.EACCES:
+                raise StyleAppError(f"--port {port}: not allowed for this user (ports below 1024 need root); "
+                                    f"choose another --port") from None
+            raise StyleAppError(f"cannot serve on {host}:{port} ({e.strerror or e})") from None

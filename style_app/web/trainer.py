@@ -11,7 +11,7 @@ from PIL import Image
 
 from style_app.models.norms import norm_label
 from style_app.models.vgg import VGGFeatures, load_vgg
-from style_app.errors import Interrupted, StyleAppError, TrainingError, first_line
+from style_app.errors import Interrupted, StyleAppError, TrainingError, first_line, for_page
 from style_app.images import fit_within, to_image, to_tensor
 from style_app.stylizer import cached_stylizer
 from style_app.training.add_style import AddStyleConfig, train_style
@@ -48,6 +48,7 @@ class StyleTrainer:
         self._thread: threading.Thread | None = None
         self._progress = Progress()
         self._vgg: dict[str | None, VGGFeatures] = {}
+        self._owner: str | None = None  # the session that started the running jobs (None: anyone may cancel)
 
     def progress(self) -> Progress:
         with self._lock:
@@ -57,13 +58,18 @@ class StyleTrainer:
         """Raise TrainingError saying how much is left when a training runs."""
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
-                raise TrainingError(f"busy: {self._progress.label} is being learned, {self._progress.steps_left} "
-                                    f"steps left; try again when it is done")
+                raise self._busy()
 
-    def start(self, jobs: list[AddStyleConfig], preview_photo: Image.Image) -> None:
-        """Start the jobs in the background, or raise TrainingError when busy."""
+    def _busy(self) -> TrainingError:
+        return TrainingError(f"busy: {self._progress.label} is being learned, {self._progress.steps_left} "
+                             f"steps left; try again when it is done")
+
+    def start(self, jobs: list[AddStyleConfig], preview_photo: Image.Image, owner: str | None = None) -> None:
+        """Start the jobs in the background, or raise TrainingError when busy. `owner` (a session)
+        is the only one that may cancel them."""
         self.check_idle()
         with self._lock:
+            self._owner = owner
             self._cancel.clear()
             self._progress = replace(self._progress, running=True, label=job_label(jobs[0]), step=0,
                                      steps=jobs[0].steps, steps_left=sum(j.steps for j in jobs),
@@ -72,9 +78,14 @@ class StyleTrainer:
                                             name="add-style", daemon=True)
             self._thread.start()
 
-    def cancel(self) -> bool:
-        """Ask the running training to stop after its current step; False when none runs."""
-        running = self.progress().running
+    def cancel(self, owner: str | None = None) -> bool:
+        """Ask the running training to stop after its current step; False when none runs. A
+        session (`owner`) other than the one that started it is told it is busy (TrainingError);
+        without `owner` (the server itself, scripts) it always stops."""
+        with self._lock:
+            running = self._progress.running
+            if running and owner is not None and owner != self._owner:
+                raise self._busy()
         if running:
             self._cancel.set()
         return running
@@ -108,7 +119,7 @@ class StyleTrainer:
             message = f"cancelled {job_label(cfg)} at step {self.progress().step}" + (
                 f" (kept: {'; '.join(added)})" if added else "")
         except Exception as e:  # a background thread has no caller to raise to: report, never hang as running
-            message = f"stopped: {e if isinstance(e, StyleAppError) else first_line(e)}"
+            message = f"stopped: {for_page(str(e)) if isinstance(e, StyleAppError) else first_line(e)}"
         finally:
             self._update(running=False, steps_left=0, message=message)
 

@@ -258,8 +258,13 @@ def add_painting_tab(style_lists: list[gr.Dropdown], blend_lists: list[gr.Dropdo
         seen = gr.State(handlers.TRAINER.progress().finished)
 
     @user_errors
-    def begin(painting, name, bases, steps):
-        return handlers.start_adding(painting, name, bases, steps, example_photos([PREVIEW_PHOTO])[0])
+    def begin(painting, name, bases, steps, request: gr.Request):
+        return handlers.start_adding(painting, name, bases, steps, example_photos([PREVIEW_PHOTO])[0],
+                                     session=_session(request))
+
+    @user_errors
+    def stop(request: gr.Request):  # only the session that started the training may cancel it
+        return handlers.cancel_adding(_session(request))
 
     def poll(seen_finished):
         progress = handlers.TRAINER.progress()
@@ -272,9 +277,14 @@ def add_painting_tab(style_lists: list[gr.Dropdown], blend_lists: list[gr.Dropdo
                 progress.finished, *lists)
 
     start.click(begin, [painting, name, bases, steps], status, api_visibility="private")
-    cancel.click(user_errors(handlers.cancel_adding), None, status, api_visibility="private")
+    cancel.click(stop, None, status, api_visibility="private")
     gr.Timer(POLL_SECONDS).tick(poll, seen, [status, preview, seen, *style_lists, *blend_lists],
                                 api_visibility="private", show_progress="hidden", concurrency_limit=None)
+
+
+def _session(request: gr.Request | None) -> str:
+    """The visitor's session: Gradio's session hash (one per page load)."""
+    return str(getattr(request, "session_hash", None) or "")
 
 
 def curves_tab() -> None:

@@ -12,7 +12,7 @@ from gradio.media import get_image
 from PIL import Image
 
 from style_app.models.norms import NORMS
-from style_app.errors import StyleAppError
+from style_app.errors import StyleAppError, for_page
 from style_app.web import handlers
 
 #: Example photos: the sample images that ship inside the gradio package (none are committed here).
@@ -46,7 +46,7 @@ def user_errors(func: Callable) -> Callable:
             return func(*args, **kwargs)
         except StyleAppError as e:
             LOG.warning("user error in %s: %s", func.__qualname__.replace(".<locals>", ""), e)
-            raise gr.Error(str(e), print_exception=False) from None
+            raise gr.Error(for_page(str(e)), print_exception=False) from None
 
     return wrapper
 
