@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line
-            args = build_parser().parse_args(argv)
+            argv = sys.argv[1:] if argv is None else argv
+            args = build_parser(command_in(argv)).parse_args(argv)
             from style_app.weights import use_user_weights_dir
             use_user_weights_dir(getattr(args, "weights_dir", None))
             return args.run(args) or 0
@@ -109,22 +110,31 @@ def number_in(kind: type, low: float, high: float | None = None, above: bool = F
     return parse
 
 
-def build_parser() -> Parser:
+def build_parser(command: str | None = None) -> Parser:
+    """The parser of every command (`command` None), or of one command's flags alone: the others
+    are only named, with their help. Some flags need torch (their choices come from the networks),
+    so `main` builds only the command it runs: `style-app --help` and `list` load no torch."""
     parser = Parser(prog="style-app", description="Fast neural style transfer with swappable normalization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add_command in (add_train, add_add_style, add_recalibrate, add_stylize, add_compare, add_evaluate, add_list,
-                        add_bench, add_export, add_vgg_weights):
-        add_command(sub)
+    for name, (text, add_flags) in COMMANDS.items():
+        p = sub.add_parser(name, help=text)
+        if command is None or command == name:
+            add_flags(p)
     return parser
 
 
-def add_train(sub: argparse._SubParsersAction) -> None:
+def command_in(argv: list[str]) -> str:
+    """The command `argv` names ('' when none): the first word not an option (the top-level parser
+    has no options but --help)."""
+    return next((word for word in argv if not word.startswith("-")), "")
+
+
+def add_train(p: argparse.ArgumentParser) -> None:
     """`style-app train`: the flags are TrainConfig's fields."""
     from style_app.models.norms import NORM_KINDS
     from style_app.models.transformer import ARCHS
     from style_app.training.train import TrainConfig
     defaults = {f.name: f.default for f in fields(TrainConfig)}
-    p = sub.add_parser("train", help="train a style network from a painting")
     p.add_argument("--style-image", required=True, nargs="+",
                    help="the painting; several: one network conditioned on style (Dumoulin et al. 2017)")
     p.add_argument("--content-dir", required=True, help="folder of training photos (searched recursively)")
@@ -140,12 +150,10 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_train)
 
 
-def add_add_style(sub: argparse._SubParsersAction) -> None:
+def add_add_style(p: argparse.ArgumentParser) -> None:
     """`style-app add-style`: a new painting for a conditional network, its norm parameters only.
     Loss settings left out are the network's own (None here)."""
     from style_app.training.train import TrainConfig
-    p = sub.add_parser("add-style", help="learn a new painting for a conditional network in minutes "
-                       "(a new row of norm scale and shift; the convolutions stay frozen)")
     p.add_argument("painting", metavar="PAINTING")
     p.add_argument("--base", required=True, metavar="NETWORK_OR_NORM",
                    help="a conditional network file, or a norm (instance, batch, layer, group): that norm's shipped one")
@@ -159,11 +167,9 @@ def add_add_style(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_add_style)
 
 
-def add_recalibrate(sub: argparse._SubParsersAction) -> None:
+def add_recalibrate(p: argparse.ArgumentParser) -> None:
     """`style-app recalibrate`: a batch-norm network's running statistics measured again."""
     from style_app.training import bn_statistics
-    p = sub.add_parser("recalibrate", help="a batch-norm network's running statistics, measured again on whole "
-                       "photos at the size people stylize (precise BN), written as a new file")
     p.add_argument("network", metavar="NETWORK", help="a batch-norm network file")
     p.add_argument("--content-dir", required=True, help="photos to measure on (the training photos)")
     p.add_argument("--out", required=True, help="the recalibrated network (a new file: styles added to NETWORK "
@@ -214,9 +220,8 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def add_stylize(sub: argparse._SubParsersAction) -> None:
+def add_stylize(p: argparse.ArgumentParser) -> None:
     """`style-app stylize`: photos or folders through one model."""
-    p = sub.add_parser("stylize", help="stylize photos")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     add_model_choice(p)
     out = p.add_mutually_exclusive_group(required=True)
@@ -230,10 +235,9 @@ def add_stylize(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_stylize)
 
 
-def add_compare(sub: argparse._SubParsersAction) -> None:
+def add_compare(p: argparse.ArgumentParser) -> None:
     """`style-app compare`: one photo through every norm of a style, as a grid."""
     from style_app.models.transformer import ARCHS, ZOO_ARCH
-    p = sub.add_parser("compare", help="one photo through every norm of a style, as a labelled grid")
     p.add_argument("input", metavar="INPUT")
     p.add_argument("--style", required=True)
     p.add_argument("--arch", default=ZOO_ARCH, choices=list(ARCHS))
@@ -244,9 +248,8 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_compare)
 
 
-def add_evaluate(sub: argparse._SubParsersAction) -> None:
+def add_evaluate(p: argparse.ArgumentParser) -> None:
     """`style-app evaluate`: scores on held-out photos."""
-    p = sub.add_parser("evaluate", help="style/content loss and speed of every shipped model on held-out photos")
     p.add_argument("--content-dir", required=True, help="photos the models were not trained on")
     p.add_argument("--style-dir", help="the paintings, as <style>.jpg (default: env STYLE_APP_STYLE_DIR)")
     p.add_argument("--json", dest="json_out", help="also write the scores to this JSON file")
@@ -263,19 +266,17 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_evaluate)
 
 
-def add_list(sub: argparse._SubParsersAction) -> None:
+def add_list(p: argparse.ArgumentParser) -> None:
     """`style-app list`: the shipped models, yours and your added styles."""
-    p = sub.add_parser("list", help="the shipped models, yours and your added styles")
     p.add_argument("--json", action="store_true", help="machine-readable list")
     add_weights_dir(p)
     p.set_defaults(run=run_list)
 
 
-def add_bench(sub: argparse._SubParsersAction) -> None:
+def add_bench(p: argparse.ArgumentParser) -> None:
     """`style-app bench`: speed beside a plain-fp32 baseline."""
     from style_app.models.norms import COMPARED_NORMS, NORM_KINDS
     from style_app.tools import bench
-    p = sub.add_parser("bench", help="inference and training speed beside a plain-fp32 baseline")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--arch", nargs="+", default=list(bench.ARCH_NAMES), choices=bench.ARCH_NAMES)
@@ -291,19 +292,16 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_bench)
 
 
-def add_export(sub: argparse._SubParsersAction) -> None:
+def add_export(p: argparse.ArgumentParser) -> None:
     """`style-app export`: a model as ONNX."""
-    p = sub.add_parser("export", help="a model as ONNX (dynamic size), checked against PyTorch")
     p.add_argument("--format", choices=["onnx"], default="onnx")
     add_model_choice(p)
     p.add_argument("-o", "--out", required=True, help="output .onnx file")
     p.set_defaults(run=run_export)
 
 
-def add_vgg_weights(sub: argparse._SubParsersAction) -> None:
+def add_vgg_weights(p: argparse.ArgumentParser) -> None:
     """`style-app vgg-weights`: the loss network's file for offline training and evaluation."""
-    p = sub.add_parser("vgg-weights", help="write torchvision's ImageNet VGG-16 features as the file "
-                       "--vgg-weights reads (downloads it once; run where the internet is reachable)")
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.set_defaults(run=run_vgg_weights)
 
@@ -319,6 +317,32 @@ def add_model_choice(p: argparse.ArgumentParser) -> None:
     p.add_argument("--norm", default="instance", choices=NORM_KINDS)
     p.add_argument("--arch", default=ZOO_ARCH, choices=list(ARCHS))
     p.add_argument("--weights", help="a .safetensors model file instead of --style")
+
+
+def add_serve(p: argparse.ArgumentParser) -> None:
+    """`style-app serve`: the web UI, with app.py's flags (one function adds them to both)."""
+    from style_app.web.launcher import add_serve_flags
+    add_serve_flags(p)
+    p.set_defaults(run=run_serve)
+
+
+#: Every command: (its help line, the function that adds its flags).
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "train": ("train a style network from a painting", add_train),
+    "add-style": ("learn a new painting for a conditional network in minutes (a new row of norm scale and "
+                  "shift; the convolutions stay frozen)", add_add_style),
+    "recalibrate": ("a batch-norm network's running statistics, measured again on whole photos at the size "
+                    "people stylize (precise BN), written as a new file", add_recalibrate),
+    "stylize": ("stylize photos", add_stylize),
+    "compare": ("one photo through every norm of a style, as a labelled grid", add_compare),
+    "evaluate": ("style/content loss and speed of every shipped model on held-out photos", add_evaluate),
+    "list": ("the shipped models, yours and your added styles", add_list),
+    "bench": ("inference and training speed beside a plain-fp32 baseline", add_bench),
+    "export": ("a model as ONNX (dynamic size), checked against PyTorch", add_export),
+    "vgg-weights": ("write torchvision's ImageNet VGG-16 features as the file --vgg-weights reads (downloads it "
+                    "once; run where the internet is reachable)", add_vgg_weights),
+    "serve": ("serve the web UI (what `python app.py` does, the same flags)", add_serve),
+}
 
 
 def chosen_model(args: argparse.Namespace, device: str = "cpu", fast: bool = True) -> "Stylizer":
@@ -517,6 +541,12 @@ def run_vgg_weights(args: argparse.Namespace) -> None:
                             f"{args.out} over") from None
     path = write_atomically(args.out, data)
     print(f"wrote {path}: pass it as --vgg-weights {path} (or set STYLE_APP_VGG_WEIGHTS)")
+
+
+def run_serve(args: argparse.Namespace) -> None:
+    from style_app.web.launcher import serve
+
+    serve(args)
 
 
 def run_list(args: argparse.Namespace) -> None:

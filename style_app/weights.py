@@ -5,8 +5,12 @@ only headers, so listing models is cheap, and style/norm names are looked up in 
 folders hold, so no name a user types can become a path.
 
 Two folders hold models: the shipped zoo (package data of the installed package; the top-level
-weights/ folder of a checkout) and the user's own, named by --weights-dir or env STYLE_APP_WEIGHTS
-(never a folder inside the installed package), which also holds the styles `add-style` learns.
+weights/ folder of a checkout) and the user's own, named by --weights-dir or env STYLE_APP_WEIGHTS,
+else the per-user data folder (never a folder inside the installed package), which also holds the
+styles `add-style` learns.
+
+Listing reads headers without torch (`style-app list` answers at once); torch loads with the
+first network built or saved.
 """
 from __future__ import annotations
 
@@ -18,20 +22,23 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
+from typing import TYPE_CHECKING
 
-from style_app.models.norms import NORM_KINDS
-from style_app.models.transformer import ZOO_ARCH, ArchConfig, TransformerNet
+from style_app.models.names import NORM_KINDS, ZOO_ARCH
 from style_app.errors import WeightsError, first_line
 from style_app.files import write_atomically
 from style_app.paintings import describe as describe_painting
+
+if TYPE_CHECKING:
+    import torch
+
+    from style_app.models.transformer import TransformerNet
 
 FORMAT = "style_app.transformer/1"
 #: A style added to a conditional network: its norm parameters only (style_app.style_files).
 STYLE_FORMAT = "style_app.style/1"
 WEIGHTS_ENV = "STYLE_APP_WEIGHTS"  # the user's folder of models
+APP_NAME = "style_app"  # the per-user data folder's name (default_user_dir)
 SHIPPED_ENV = "STYLE_APP_SHIPPED"  # "0": leave the shipped zoo out (serve only the user's models)
 ZOO_PACKAGE_DIR = "zoo"  # where a wheel installs the checkout's weights/ folder (pyproject.toml)
 #: Metadata values that are JSON documents rather than plain strings.
@@ -41,6 +48,7 @@ JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve", "style
 #: real network (johnson: channels 32/64/128, 5 blocks, kernel 9), far below what hurts.
 MAX_CHANNELS, MAX_RES_BLOCKS, MAX_EDGE_KERNEL, MAX_STYLES = 1024, 64, 15, 1024
 MAX_NOISE_CHANNELS = 8
+MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit on a header
 log = logging.getLogger(__name__)
 _user_dir_override: Path | None = None
 
@@ -62,11 +70,20 @@ def use_user_weights_dir(directory: str | os.PathLike | None) -> None:
     _user_dir_override = Path(directory).expanduser() if directory else None
 
 
-def user_weights_dir() -> Path | None:
+def user_weights_dir() -> Path:
     """The user's own models and added styles: --weights-dir, else the folder env
-    STYLE_APP_WEIGHTS names, else None."""
+    STYLE_APP_WEIGHTS names, else `default_user_dir()`."""
     folder = os.environ.get(WEIGHTS_ENV)
-    return _user_dir_override or (Path(folder).expanduser() if folder else None)
+    return _user_dir_override or (Path(folder).expanduser() if folder else default_user_dir())
+
+
+def default_user_dir() -> Path:
+    """Where added styles go when no folder is named: the per-user data folder (platformdirs:
+    ~/.local/share/style_app/styles on Linux, ~/Library/Application Support/style_app/styles on
+    macOS, %LOCALAPPDATA%\\style_app\\styles on Windows). Made when a style is written there."""
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False) / "styles"
 
 
 def weights_dirs() -> list[Path]:
@@ -108,6 +125,9 @@ def write_weights(state: dict[str, torch.Tensor], path: str | os.PathLike, heade
     """Tensors (floating point ones as fp16) and a header, serialized in memory and written
     atomically (style_app.files): a reader, a crash or a full disk never leaves half a file.
     Raises OutputError."""
+    import torch
+    from safetensors.torch import save
+
     header = {k: json.dumps(v) if k in JSON_KEYS else str(v) for k, v in header.items()}
     state = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype).contiguous()
              for k, v in state.items()}
@@ -131,10 +151,9 @@ def read_metadata(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = f.metadata() or {}
+        raw = header_metadata(path)
         meta = {k: json.loads(v) if k in JSON_KEYS else v for k, v in raw.items()}
-    except (SafetensorError, OSError, ValueError) as e:
+    except (OSError, ValueError) as e:
         raise WeightsError(f"{path}: not a readable safetensors file ({e})") from None
     except RecursionError:
         raise WeightsError(f"{path}: not a readable safetensors file (metadata nested too deeply)") from None
@@ -144,6 +163,37 @@ def read_metadata(path: str | os.PathLike) -> dict:
     if problem:
         raise WeightsError(f"{path}: invalid style_app metadata ({problem})")
     return meta
+
+
+def header_metadata(path: Path) -> dict[str, str]:
+    """A safetensors file's `__metadata__` strings, read without torch: the 8-byte little-endian
+    header length, then that many bytes of JSON, then the tensors' bytes, which must fill the rest
+    of the file exactly (a truncated file is refused, as safetensors itself does). Raises
+    ValueError (or OSError) for anything that is not such a file."""
+    with open(path, "rb") as f:
+        start = f.read(8)
+        size = os.fstat(f.fileno()).st_size
+        if len(start) < 8:
+            raise ValueError("file too short for a safetensors header")
+        length = int.from_bytes(start, "little")
+        if length > min(MAX_HEADER_BYTES, size - 8):
+            raise ValueError(f"header length {length} is larger than the file or {MAX_HEADER_BYTES} bytes")
+        header = json.loads(f.read(length))
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    try:
+        ends = [int(entry["data_offsets"][1]) for name, entry in header.items() if name != "__metadata__"]
+    except (TypeError, KeyError, IndexError, ValueError):
+        raise ValueError("a tensor entry lacks its data offsets") from None
+    if max(ends, default=0) != size - 8 - length:
+        raise ValueError(f"the tensors need {max(ends, default=0)} bytes after the header, the file holds "
+                         f"{size - 8 - length} (truncated or padded)")
+    metadata = header.get("__metadata__")
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError("__metadata__ must map names to strings")
+    return metadata
 
 
 def _metadata_problem(meta: dict) -> str:
@@ -201,6 +251,12 @@ def load_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
 
     The header's architecture is first built on the meta device (no memory) and its tensor
     shapes compared with the file's, so a header that lies cannot make us allocate a huge net."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    from style_app.models.transformer import ArchConfig, TransformerNet
+
     meta = read_metadata(path)
     try:
         arch = ArchConfig.from_dict(meta["arch_config"])
@@ -224,6 +280,8 @@ def load_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
 def check_finite(path: str | os.PathLike, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """`state`, or a WeightsError naming the first tensor holding NaN or Inf: a damaged file, which
     would stylize every photo black."""
+    import torch
+
     non_finite = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
     if non_finite:
         raise WeightsError(f"{path}: tensor {non_finite} holds NaN or Inf values; the file is damaged")
