@@ -20,6 +20,8 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
                         "else your per-user data folder)")
     parser.add_argument("--content-dir", help="training photos for added paintings (default: env "
                         "STYLE_APP_CONTENT_DIR; without one, the page asks for photos)")
+    parser.add_argument("--vgg-weights", help="the VGG-16 loss network for added paintings, a file from "
+                        "`style-app vgg-weights` (default: env STYLE_APP_VGG_WEIGHTS, else torchvision's download)")
 
 
 def serve(args: argparse.Namespace, started: float | None = None) -> None:
@@ -33,6 +35,8 @@ def serve(args: argparse.Namespace, started: float | None = None) -> None:
     use_user_weights_dir(args.weights_dir)
     if args.content_dir:
         os.environ[CONTENT_DIR_ENV] = args.content_dir
+    if args.vgg_weights:
+        os.environ["STYLE_APP_VGG_WEIGHTS"] = args.vgg_weights  # models/vgg.py WEIGHTS_ENV (that module loads torch)
     from style_app.web.serving import harden_server
 
     harden_server()  # before the server starts its threads (see style_app/web/serving.py)
