@@ -29,7 +29,7 @@ from style_app.style_files import conditional_network
 from style_app.stylizer import cached_stylizer, check_fraction
 from style_app.training.add_style import CONTENT_DIR_ENV, add_style_config
 from style_app.web.trainer import Progress, StyleTrainer
-from style_app.weights import available_models, file_styles, user_weights_dir, weights_dirs
+from style_app.weights import available_models, file_styles, is_added_style, user_weights_dir, weights_dirs
 
 #: Uploads whose longer side exceeds this are shrunk before anything else (the app's --max-side).
 DEFAULT_MAX_SIDE = 1024
@@ -237,6 +237,25 @@ def curve_groups(arch: str = ZOO_ARCH) -> list[tuple[str, str]]:
     for info in models:
         groups.setdefault(tuple(file_styles(info.metadata)), info.style)
     return [(", ".join(titles.get(s, s) for s in styles), style) for styles, style in groups.items()]
+
+
+def curves_note(arch: str = ZOO_ARCH) -> str:
+    """What the Training curves tab says of the networks it plots, read from their recorded training
+    config: how many paintings each conditional network learned, and whether every step trained all
+    of them (`every_style`) or one after another."""
+    networks = {info.path: info.metadata for info in available_models()
+                if info.arch == arch and len(file_styles(info.metadata)) > 1 and not is_added_style(info.metadata)}
+    counts = {len(file_styles(meta)) for meta in networks.values()}
+    # a header without the setting comes from before it existed, when paintings took turns
+    every = {bool((meta.get("train_config") or {}).get("every_style", False)) for meta in networks.values()}
+    how = {frozenset([True]): "every painting at every step", frozenset([False]): "one painting per step, in turn"}
+    if not networks or len(counts) > 1 or len(every) > 1:
+        shipped = "some of these networks learned several paintings"
+    else:
+        shipped = f"each of these networks learned {counts.pop()} paintings, {how[frozenset(every)]}"
+    return ("Loss per training step, recorded when the models were trained, one line per norm. A network that "
+            f"learned several paintings ({shipped}) recorded one curve for all of them, averaged over the "
+            "paintings: so its paintings share one plot.")
 
 
 def loss_curves(style: str, term: str = "total", arch: str = ZOO_ARCH) -> pd.DataFrame:

@@ -303,10 +303,7 @@ def curves_tab() -> None:
     """The loss curves recorded in the models, a plot per set of paintings learned together, a line
     per norm."""
     with gr.Tab("Training curves"):
-        gr.Markdown("Loss per training step, recorded when the models were trained, one line per norm. "
-                    "A network that learned several paintings (the shipped ones each learned all four, "
-                    "in turn) recorded one curve for all of them, averaged over the paintings: so its "
-                    "paintings share one plot.")
+        gr.Markdown(handlers.curves_note(), elem_id="curves-note")
         term = gr.Radio(list(handlers.LOSS_TERMS), value="total", label="Loss term")
         plots = []
         with gr.Row(equal_height=True):
