@@ -55,3 +55,18 @@ def test_command_line_block_runs_in_order_in_an_empty_folder(tmp_path, monkeypat
     style = added[0].split("_zoo4_")[0]
     assert f'"style": "{style}"' in capsys.readouterr().out  # the new style is listed
     cached_stylizer.cache_clear()
+
+
+def test_each_set_up_command_has_its_cpu_only_line_beside_it():
+    """A CPU user copies the line beside the command and never downloads CUDA: PyTorch's CPU build
+    first, from its own index, then the same install and run as the plain line."""
+    setup = README.split("\n## Set-up: two commands\n")[1].split("\n## ")[0]
+    blocks = [block.split("```")[0] for block in setup.split("```bash\n")[1:]]
+    plain = ["python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/python app.py",
+             "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest -q"]
+    cpu_first = ("python3 -m venv .venv && .venv/bin/pip install torch torchvision "
+                 "--index-url https://download.pytorch.org/whl/cpu && ")
+    for command in plain:
+        block = next(b for b in blocks if command in b.splitlines())
+        lines = [line for line in block.splitlines() if line and not line.startswith("#")]
+        assert lines == [command, cpu_first + command.removeprefix("python3 -m venv .venv && ")], lines
