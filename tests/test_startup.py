@@ -84,3 +84,28 @@ def test_style_app_serve_starts_the_ui(monkeypatch, capsys):
     assert main(["serve", "--port", "7999", "--max-side", "640"]) == 0
     assert launched == {"max_side": 640, "blocked": True}
     assert "style_app UI running at http://127.0.0.1:7999/" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--port", "0"], "argument --port: must be at least 1 and at most 65535, got 0"),
+    (["--max-side", "10"], "argument --max-side: must be at least 64"),
+])
+def test_bad_serve_flags_are_one_line_exit_2(argv, message):
+    for command in ([sys.executable, "-m", "style_app", "serve"], [sys.executable, str(REPO / "app.py")]):
+        done = subprocess.run([*command, *argv], capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+
+
+def test_a_port_in_use_is_one_line_not_a_traceback(monkeypatch, capsys):
+    from style_app.cli import main
+    from style_app.web import serving, ui
+
+    def taken(*_):
+        raise OSError("Cannot find empty port in range: 7860-7860.")
+
+    monkeypatch.setattr(ui, "build_demo", lambda max_side: object())
+    monkeypatch.setattr(ui, "launch", taken)
+    monkeypatch.setattr(serving, "harden_server", lambda: None)
+    assert main(["serve"]) == 2
+    assert capsys.readouterr().err == ("style-app: error: cannot serve on 127.0.0.1:7860: Cannot find empty port in "
+                                       "range: 7860-7860.\n")

@@ -6,16 +6,24 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
+
+from style_app.errors import StyleAppError, first_line
+
+MIN_SIDE = 64  # the smallest --max-side: the output-size sliders start there
 
 
 def add_serve_flags(parser: argparse.ArgumentParser) -> None:
     """The flags of `style-app serve` and of app.py."""
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to bind (0.0.0.0 exposes the app to the network)")
-    parser.add_argument("--port", type=int, default=7860)
+    from style_app.cli import MAX_SIDE, number_in
+
+    parser.add_argument("--port", type=number_in(int, 1, 65535), default=7860)
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    parser.add_argument("--max-side", type=int, default=1024, help="uploads larger than this are downscaled")
+    parser.add_argument("--max-side", type=number_in(int, MIN_SIDE, MAX_SIDE), default=1024,
+                        help="uploads larger than this are downscaled")
     parser.add_argument("--weights-dir", help="your models and added paintings (default: env STYLE_APP_WEIGHTS, "
                         "else your per-user data folder)")
     parser.add_argument("--content-dir", help="training photos for added paintings (default: env "
@@ -45,15 +53,24 @@ def serve(args: argparse.Namespace, started: float | None = None) -> None:
     from style_app.web.ui import build_demo, launch
 
     demo = build_demo(args.max_side)
-    url = launch(demo, args.host, args.port, args.share)
+    try:
+        url = launch(demo, args.host, args.port, args.share)
+    except OSError as e:  # port taken, host not on this machine: the user's to fix
+        raise StyleAppError(f"cannot serve on {args.host}:{args.port}: {first_line(e)}") from None
     print(f"style_app UI running at {url} (started in {time.perf_counter() - started:.1f} s); Ctrl-C to stop",
           flush=True)
     demo.block_thread()
 
 
 def main(argv: list[str] | None = None, started: float | None = None) -> None:
-    """app.py: parse its flags and serve."""
-    parser = argparse.ArgumentParser(description="Serve the style_app web UI on the shipped weights "
+    """app.py: parse its flags and serve; bad input is one line on stderr (exit 2)."""
+    from style_app.cli import Parser
+
+    parser = Parser(prog="app.py", description="Serve the style_app web UI on the shipped weights "
                                      "(the same as `style-app serve`).")
     add_serve_flags(parser)
-    serve(parser.parse_args(argv), started)
+    args = parser.parse_args(argv)
+    try:
+        serve(args, started)
+    except StyleAppError as e:
+        sys.exit(f"app.py: error: {e}")
