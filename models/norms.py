@@ -14,40 +14,12 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class NormKind:
-    """One kind of normalization: its name, how people label it, and what one set of statistics
-    (mean and variance) covers for activations shaped (N, C, H, W)."""
-
-    name: str
-    label: str
-    averages_over: str  # the axes, e.g. "H, W"
-    that_is: str  # the same in words
-
-
-#: Every kind `make_norm` builds, in teaching order: IN, BN, LN, GN, then none.
-NORMS: dict[str, NormKind] = {kind.name: kind for kind in (
-    NormKind("instance", "Instance norm (IN)", "H, W", "one channel of one image"),
-    NormKind("batch", "Batch norm (BN)", "N, H, W", "one channel across the batch"),
-    NormKind("layer", "Layer norm (LN)", "C, H, W", "all channels of one image"),
-    NormKind("group", "Group norm (GN)", "C/G, H, W", "a group of channels of one image"),
-    NormKind("none", "No norm", "-", "nothing (identity)"),
-)}
-NORM_KINDS = tuple(NORMS)
-#: The kinds that normalize: the ones compared side by side.
-COMPARED_NORMS = tuple(kind for kind in NORMS if kind != "none")
-
-
-def norm_label(kind: str) -> str:
-    """'Instance norm (IN)' for 'instance'; an unknown name as it is."""
-    return NORMS[kind].label if kind in NORMS else kind
+from .names import COMPARED_NORMS, NORM_KINDS, NORMS, NormKind, norm_label  # noqa: F401 (public names here)
 
 #: Group norm puts this many channels in each group, so a 32-channel layer gets 4 groups and a
 #: 128-channel layer 16: always strictly between layer norm (1 group) and instance norm (C groups).
@@ -204,7 +176,9 @@ class StyleConditional(nn.Module):
         self.norm = norm
         self.weight = nn.Parameter(torch.ones(num_styles, num_channels))
         self.bias = nn.Parameter(torch.zeros(num_styles, num_channels))
-        self.register_buffer("mix", F.one_hot(torch.tensor(0), num_styles).float(), persistent=False)
+        mix = torch.zeros(num_styles)  # one-hot, style 0 (F.one_hot on the meta device loads torch._dynamo: 1-2 s)
+        mix[0] = 1.0
+        self.register_buffer("mix", mix, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.norm(x, self.mix) if isinstance(self.norm, PerStyleBatchNorm) else self.norm(x)

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .names import ZOO_ARCH  # noqa: F401 (public name here)
 from .noise import coordinate_noise
 from .norms import StyleConditional, make_norm
 
@@ -48,9 +49,6 @@ ARCHS: dict[str, ArchConfig] = {
     # the same with a noise plane beside the photo (models/noise.py): strokes where the photo is flat
     "slim-noise": ArchConfig(channels=(16, 32, 32), noise_channels=1),
 }
-#: The shipped zoo's architecture: what the CLI, the Stylizer and the UI serve, and what `train`
-#: trains, when no architecture is named.
-ZOO_ARCH = "slim-noise"
 
 
 def conv(in_ch: int, out_ch: int, kernel: int, stride: int = 1) -> nn.Conv2d:

@@ -4,32 +4,32 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 # Only light imports here: torch and the library load inside `main`, so a Ctrl-C during start-up
 # is caught there and exits 130 quietly.
-from style_app.cli_args import EXIT_USAGE, Parser, add_weights_dir, number_in
+from style_app.arguments import EXIT_USAGE, MAX_SIDE, Parser, add_weights_dir, number_in
 from style_app.cli_judge import add_judge
+from style_app.cli_stylize import _same_file, _style_file, add_model_choice, add_stylize, chosen_model
 from style_app.cli_train import add_add_style, add_train
 from style_app.errors import Interrupted, StyleAppError, first_line
 from style_app.files import check_file_output, check_folder_output, check_outputs_apart
 
 EXIT_INTERRUPTED = 130
-#: Largest side `bench` measures or `--max-size` accepts (the 64 MP input limit is 8000 x 8000).
-MAX_SIDE = 16384
 #: Largest square photo the 64 MP input limit admits (style_app.images.MAX_PIXELS): `bench --rss`.
 MAX_PHOTO_SIDE = 8000
-
-
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="style-app: warning: %(message)s", level=logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line
-            args = build_parser().parse_args(argv)
+            argv = sys.argv[1:] if argv is None else argv
+            args = build_parser(command_in(argv)).parse_args(argv)
             from style_app.weights import use_user_weights_dir
             use_user_weights_dir(getattr(args, "weights_dir", None))
             return args.run(args) or 0
@@ -57,21 +57,29 @@ def _warning_line(message: Warning | str, category: type[Warning], *_: object, *
     print(f"style-app: warning: {str(message).strip().splitlines()[0]}", file=sys.stderr)
 
 
-def build_parser() -> Parser:
+def build_parser(command: str | None = None) -> Parser:
+    """The parser of every command (`command` None), or of one command's flags alone: the others
+    are only named, with their help. Some flags need torch (their choices come from the networks),
+    so `main` builds only the command it runs: `style-app --help` and `list` load no torch."""
     parser = Parser(prog="style-app", description="Fast neural style transfer with swappable normalization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for add_command in (add_train, add_add_style, add_recalibrate, add_stylize, add_compare, add_evaluate, add_list,
-                        add_bench, add_export, add_vgg_weights, add_judge):
-        add_command(sub)
+    for name, (text, add_flags) in COMMANDS.items():
+        p = sub.add_parser(name, help=text)
+        if command is None or command == name:
+            add_flags(p)
     return parser
 
 
-def add_recalibrate(sub: argparse._SubParsersAction) -> None:
+def command_in(argv: list[str]) -> str:
+    """The command `argv` names ('' when none): the first word not an option (the top-level parser
+    has no options but --help)."""
+    return next((word for word in argv if not word.startswith("-")), "")
+
+
+def add_recalibrate(p: argparse.ArgumentParser) -> None:
     """`style-app recalibrate`: a batch-norm network's running statistics measured again."""
     from style_app.training import bn_statistics
     from style_app.training.config import MAX_TRAIN_SIDE
-    p = sub.add_parser("recalibrate", help="a batch-norm network's running statistics, measured again on whole "
-                       "photos at the size people stylize (precise BN), written as a new file")
     p.add_argument("network", metavar="NETWORK", help="a batch-norm network file")
     p.add_argument("--content-dir", required=True, help="photos to measure on (the training photos)")
     p.add_argument("--out", required=True, help="the recalibrated network (a new file: styles added to NETWORK "
@@ -83,26 +91,9 @@ def add_recalibrate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_recalibrate)
 
 
-def add_stylize(sub: argparse._SubParsersAction) -> None:
-    """`style-app stylize`: photos or folders through one model."""
-    p = sub.add_parser("stylize", help="stylize photos")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    add_model_choice(p)
-    out = p.add_mutually_exclusive_group(required=True)
-    out.add_argument("-o", "--out", help="output file (one input)")
-    out.add_argument("--out-dir", help="output folder")
-    p.add_argument("--strength", type=number_in(float, 0.0, 1.0), default=1.0, help="0 = photo, 1 = fully stylized")
-    p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
-    p.add_argument("--max-size", type=number_in(int, 1, MAX_SIDE), help="shrink so the longer side is at most this")
-    p.add_argument("--device", default="auto")
-    add_weights_dir(p)
-    p.set_defaults(run=run_stylize)
-
-
-def add_compare(sub: argparse._SubParsersAction) -> None:
+def add_compare(p: argparse.ArgumentParser) -> None:
     """`style-app compare`: one photo through every norm of a style, as a grid."""
     from style_app.models.transformer import ARCHS, ZOO_ARCH
-    p = sub.add_parser("compare", help="one photo through every norm of a style, as a labelled grid")
     p.add_argument("input", metavar="INPUT")
     p.add_argument("--style", required=True)
     p.add_argument("--arch", default=ZOO_ARCH, choices=list(ARCHS))
@@ -113,10 +104,9 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_compare)
 
 
-def add_evaluate(sub: argparse._SubParsersAction) -> None:
+def add_evaluate(p: argparse.ArgumentParser) -> None:
     """`style-app evaluate`: scores on held-out photos."""
     from style_app.training.config import MAX_TRAIN_SIDE
-    p = sub.add_parser("evaluate", help="style/content loss and speed of every shipped model on held-out photos")
     p.add_argument("--content-dir", required=True, help="photos the models were not trained on")
     p.add_argument("--style-dir", help="the paintings, as <style>.jpg (default: env STYLE_APP_STYLE_DIR)")
     p.add_argument("--json", dest="json_out", help="also write the scores to this JSON file")
@@ -133,19 +123,17 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_evaluate)
 
 
-def add_list(sub: argparse._SubParsersAction) -> None:
+def add_list(p: argparse.ArgumentParser) -> None:
     """`style-app list`: the shipped models, yours and your added styles."""
-    p = sub.add_parser("list", help="the shipped models, yours and your added styles")
     p.add_argument("--json", action="store_true", help="machine-readable list")
     add_weights_dir(p)
     p.set_defaults(run=run_list)
 
 
-def add_bench(sub: argparse._SubParsersAction) -> None:
+def add_bench(p: argparse.ArgumentParser) -> None:
     """`style-app bench`: speed beside a plain-fp32 baseline."""
     from style_app.models.norms import COMPARED_NORMS, NORM_KINDS
     from style_app.tools import bench
-    p = sub.add_parser("bench", help="inference and training speed beside a plain-fp32 baseline")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--arch", nargs="+", default=list(bench.ARCH_NAMES), choices=bench.ARCH_NAMES)
@@ -161,51 +149,45 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_bench)
 
 
-def add_export(sub: argparse._SubParsersAction) -> None:
+def add_export(p: argparse.ArgumentParser) -> None:
     """`style-app export`: a model as ONNX."""
-    p = sub.add_parser("export", help="a model as ONNX (dynamic size), checked against PyTorch")
     p.add_argument("--format", choices=["onnx"], default="onnx")
     add_model_choice(p)
     p.add_argument("-o", "--out", required=True, help="output .onnx file")
     p.set_defaults(run=run_export)
 
 
-def add_vgg_weights(sub: argparse._SubParsersAction) -> None:
+def add_vgg_weights(p: argparse.ArgumentParser) -> None:
     """`style-app vgg-weights`: the loss network's file for offline training and evaluation."""
-    p = sub.add_parser("vgg-weights", help="write torchvision's ImageNet VGG-16 features as the file "
-                       "--vgg-weights reads (downloads it once; run where the internet is reachable)")
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.set_defaults(run=run_vgg_weights)
 
 
-def add_model_choice(p: argparse.ArgumentParser) -> None:
-    from style_app.models.norms import NORM_KINDS
-    from style_app.models.transformer import ARCHS, ZOO_ARCH
-    p.add_argument("--style", help="shipped style slug (see `style-app list`)")
-    p.add_argument("--norm", default="instance", choices=NORM_KINDS)
-    p.add_argument("--arch", default=ZOO_ARCH, choices=list(ARCHS))
-    p.add_argument("--weights", help="a .safetensors model file instead of --style")
+def add_serve(p: argparse.ArgumentParser) -> None:
+    """`style-app serve`: the web UI, with app.py's flags (one function adds them to both)."""
+    from style_app.web.launcher import add_serve_flags
+    add_serve_flags(p)
+    p.set_defaults(run=run_serve)
 
 
-def chosen_model(args: argparse.Namespace, device: str = "cpu", fast: bool = True) -> "Stylizer":
-    """The model that --style/--norm/--arch or --weights names, loaded (a conditional file set
-    to the chosen style)."""
-    from style_app.stylizer import Stylizer
-    from style_app.weights import find_model
-
-    if bool(args.style) == bool(args.weights):
-        raise StyleAppError("give either --style NAME (with --norm) or --weights FILE")
-    if args.weights:
-        return Stylizer.from_file(args.weights, device, fast)
-    info = find_model(args.style, args.norm, args.arch)
-    return Stylizer.from_file(info.path, device, fast, style=info.style)
-
-
-def _style_file(args: argparse.Namespace) -> Path | None:
-    """The model file that --style/--norm/--arch names (None with --weights or no --style)."""
-    from style_app.weights import find_model
-
-    return find_model(args.style, args.norm, args.arch).path if args.style and not args.weights else None
+#: Every command: (its help line, the function that adds its flags).
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "train": ("train a style network from a painting", add_train),
+    "add-style": ("learn a new painting for a conditional network in minutes (a new row of norm scale and "
+                  "shift; the convolutions stay frozen)", add_add_style),
+    "recalibrate": ("a batch-norm network's running statistics, measured again on whole photos at the size "
+                    "people stylize (precise BN), written as a new file", add_recalibrate),
+    "stylize": ("stylize photos", add_stylize),
+    "compare": ("one photo through every norm of a style, as a labelled grid", add_compare),
+    "evaluate": ("style/content loss and speed of every shipped model on held-out photos", add_evaluate),
+    "list": ("the shipped models, yours and your added styles", add_list),
+    "bench": ("inference and training speed beside a plain-fp32 baseline", add_bench),
+    "export": ("a model as ONNX (dynamic size), checked against PyTorch", add_export),
+    "vgg-weights": ("write torchvision's ImageNet VGG-16 features as the file --vgg-weights reads (downloads it "
+                    "once; run where the internet is reachable)", add_vgg_weights),
+    "serve": ("serve the web UI (what `python app.py` does, the same flags)", add_serve),
+    "judge": ("blind side-by-side sheets of two programs' pictures, and their tally", add_judge),
+}
 
 
 def run_recalibrate(args: argparse.Namespace) -> None:
@@ -217,102 +199,6 @@ def run_recalibrate(args: argparse.Namespace) -> None:
     check_file_output("--out", args.out, ".safetensors")
     recalibrate_file(args.network, args.content_dir, args.out, args.size, args.photos)
     print(f"wrote {args.out}")
-
-
-def run_stylize(args: argparse.Namespace) -> int:
-    """One photo (-o): errors end the run. A folder (--out-dir): a bad photo is reported in one
-    line and skipped, the rest still run, and a summary line ends it (exit 2 if any failed)."""
-    from tqdm import tqdm
-
-    from style_app.images import open_image, save_image
-
-    check_outputs_apart({"-o": args.out, "--out-dir": args.out_dir},
-                        {"the input photo": [i for i in args.inputs if not Path(i).is_dir()],
-                         "the input folder": [i for i in args.inputs if Path(i).is_dir()], "--weights": args.weights})
-    jobs = plan_outputs(args.inputs, args.out, args.out_dir)
-    stylizer = chosen_model(args, args.device)
-    failed = 0
-    for src, dst in tqdm(jobs, disable=True if len(jobs) < 2 else None, unit="image"):  # None: only on a terminal
-        try:
-            save_image(stylizer.stylize(open_image(src), args.strength, args.preserve_color, args.max_size), dst)
-        except StyleAppError as e:
-            if args.out:
-                raise
-            failed += 1
-            tqdm.write(f"style-app: error: {e}", file=sys.stderr)
-    if args.out:
-        print(f"wrote {args.out}")
-        return 0
-    print(f"{len(jobs) - failed} written, {failed} failed")
-    return EXIT_USAGE if failed else 0
-
-
-def plan_outputs(inputs: list[str], out: str | None, out_dir: str | None) -> list[tuple[Path, Path]]:
-    """(source, destination) pairs. Folders expand to the images inside them, each written to the
-    same relative path under `out_dir` as a .png; photos that would share a name (x.jpg and x.png)
-    keep their extension (x.jpg.png). Never overwrites an input; refuses an empty folder."""
-    from style_app.images import image_format
-
-    if out:
-        check_file_output("-o", out)
-    else:
-        check_folder_output("--out-dir", out_dir)
-    sources = _sources(inputs, out_dir)
-    if out:
-        if len(sources) != 1:
-            raise StyleAppError(f"-o takes one input image, got {len(sources)}; use --out-dir")
-        image_format(out)
-        jobs = [(sources[0][0], Path(out))]
-    else:
-        jobs = _folder_destinations(sources, Path(out_dir))
-    for src, dst in jobs:
-        if _same_file(src, dst):
-            raise StyleAppError(f"{dst}: is the input photo; writing there would destroy it, choose another output")
-    return jobs
-
-
-def _sources(inputs: list[str], out_dir: str | None) -> list[tuple[Path, Path]]:
-    """(image path, its path relative to the folder given) for every input; folders expanded."""
-    from style_app.images import IMAGE_SUFFIXES, list_images
-
-    sources = []
-    for item in map(Path, inputs):
-        if not item.is_dir():
-            sources.append((item, Path(item.name)))
-            continue
-        if out_dir and _same_file(item, Path(out_dir)):
-            raise StyleAppError(f"{out_dir}: is the input folder; the outputs would overwrite its photos, "
-                                f"choose another --out-dir")
-        found = list_images(item)
-        if not found:
-            raise StyleAppError(f"{item}: no images in this folder ({', '.join(IMAGE_SUFFIXES)})")
-        sources += [(path, path.relative_to(item)) for path in found]
-    return sources
-
-
-def _folder_destinations(sources: list[tuple[Path, Path]], out_dir: Path) -> list[tuple[Path, Path]]:
-    """Each source's .png under `out_dir` at its relative path, distinct for every source."""
-    stems: dict[Path, int] = {}
-    for _, rel in sources:
-        stems[rel.with_suffix("")] = stems.get(rel.with_suffix(""), 0) + 1
-    jobs, taken = [], {}
-    for src, rel in sources:
-        name = rel.name if stems[rel.with_suffix("")] > 1 else rel.stem  # x.jpg.png beside x.png.png
-        dst = out_dir / rel.parent / f"{name}.png"
-        if dst in taken:
-            raise StyleAppError(f"{taken[dst]} and {src} would both be written to {dst}; "
-                                f"stylize them in separate runs")
-        taken[dst] = src
-        jobs.append((src, dst))
-    return jobs
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one file or folder (links and `..` resolved)."""
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b) or a.resolve() == b.resolve()
-    except OSError:
-        return False
 
 
 def run_compare(args: argparse.Namespace) -> None:
@@ -404,6 +290,12 @@ def run_vgg_weights(args: argparse.Namespace) -> None:
                             f"{args.out} over") from None
     path = write_atomically(args.out, data)
     print(f"wrote {path}: pass it as --vgg-weights {path} (or set STYLE_APP_VGG_WEIGHTS)")
+
+
+def run_serve(args: argparse.Namespace) -> None:
+    from style_app.web.launcher import serve
+
+    serve(args)
 
 
 def run_list(args: argparse.Namespace) -> None:

@@ -5,12 +5,11 @@ import argparse
 import json
 from pathlib import Path
 
-from style_app.cli_args import Parser, number_in
+from style_app.arguments import Parser, number_in
 
 
-def add_judge(sub: argparse._SubParsersAction) -> None:
+def add_judge(p: argparse.ArgumentParser) -> None:
     """`style-app judge make|tally`: blind A/B sheets of two programs' pictures, and their tally."""
-    p = sub.add_parser("judge", help="blind side-by-side sheets of two programs' pictures, and their tally")
     steps = p.add_subparsers(dest="step", required=True, parser_class=Parser)
     make = steps.add_parser("make", help="one sheet per (painting, photo): painting, photo, A and B in a "
                             "balanced random order; which is which goes to --key")

@@ -6,25 +6,22 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from style_app.cli_args import add_weights_dir, number_in
+from style_app.arguments import add_weights_dir, number_in
 
 
-def add_train(sub: argparse._SubParsersAction) -> None:
+def add_train(p: argparse.ArgumentParser) -> None:
     """`style-app train`: the flags are TrainConfig's fields (style_app.training.config)."""
     from style_app.training.config import field_defaults
-    p = sub.add_parser("train", help="train a style network from a painting")
     add_config_flags(p, field_defaults(), train_only=True)
     add_config_flags(p, field_defaults())
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run_train)
 
 
-def add_add_style(sub: argparse._SubParsersAction) -> None:
+def add_add_style(p: argparse.ArgumentParser) -> None:
     """`style-app add-style`: a new painting for a conditional network, its norm parameters only.
     Loss settings left out are the network's own (None here)."""
     from style_app.training.config import field_defaults
-    p = sub.add_parser("add-style", help="learn a new painting for a conditional network in minutes "
-                       "(a new row of norm scale and shift; the convolutions stay frozen)")
     p.add_argument("painting", metavar="PAINTING")
     p.add_argument("--base", required=True, metavar="NETWORK_OR_NORM",
                    help="a conditional network file, or a norm (instance, batch, layer, group): that norm's shipped one")

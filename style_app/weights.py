@@ -5,8 +5,12 @@ only headers, so listing models is cheap, and style/norm names are looked up in 
 folders hold, so no name a user types can become a path.
 
 Two folders hold models: the shipped zoo (package data of the installed package; the top-level
-weights/ folder of a checkout) and the user's own, named by --weights-dir or env STYLE_APP_WEIGHTS
-(never a folder inside the installed package), which also holds the styles `add-style` learns.
+weights/ folder of a checkout) and the user's own, named by --weights-dir or env STYLE_APP_WEIGHTS,
+else the per-user data folder (never a folder inside the installed package), which also holds the
+styles `add-style` learns.
+
+Listing reads headers without torch (`style-app list` answers at once); torch loads with the
+first network built or saved.
 """
 from __future__ import annotations
 
@@ -18,29 +22,23 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
+from typing import TYPE_CHECKING
 
-from style_app.models.norms import NORM_KINDS
-from style_app.models.transformer import ZOO_ARCH, ArchConfig, TransformerNet
+from style_app.models.names import ZOO_ARCH
 from style_app.errors import WeightsError, first_line
 from style_app.files import write_atomically
+from style_app.headers import FORMAT, JSON_KEYS, STYLE_FORMAT, is_added_style, read_metadata  # noqa: F401
 from style_app.paintings import describe as describe_painting
 
-FORMAT = "style_app.transformer/1"
-#: A style added to a conditional network: its norm parameters only (style_app.style_files).
-STYLE_FORMAT = "style_app.style/1"
+if TYPE_CHECKING:
+    import torch
+
+    from style_app.models.transformer import TransformerNet
+
 WEIGHTS_ENV = "STYLE_APP_WEIGHTS"  # the user's folder of models
+APP_NAME = "style_app"  # the per-user data folder's name (default_user_dir)
 SHIPPED_ENV = "STYLE_APP_SHIPPED"  # "0": leave the shipped zoo out (serve only the user's models)
 ZOO_PACKAGE_DIR = "zoo"  # where a wheel installs the checkout's weights/ folder (pyproject.toml)
-#: Metadata values that are JSON documents rather than plain strings.
-JSON_KEYS = ("arch_config", "train_config", "final_losses", "loss_curve", "styles", "paintings", "base",
-             "bn_statistics")
-#: Bounds on what a header may ask us to build, checked before anything is built: far above any
-#: real network (johnson: channels 32/64/128, 5 blocks, kernel 9), far below what hurts.
-MAX_CHANNELS, MAX_RES_BLOCKS, MAX_EDGE_KERNEL, MAX_STYLES = 1024, 64, 15, 1024
-MAX_NOISE_CHANNELS = 8
 log = logging.getLogger(__name__)
 _user_dir_override: Path | None = None
 
@@ -62,11 +60,20 @@ def use_user_weights_dir(directory: str | os.PathLike | None) -> None:
     _user_dir_override = Path(directory).expanduser() if directory else None
 
 
-def user_weights_dir() -> Path | None:
+def user_weights_dir() -> Path:
     """The user's own models and added styles: --weights-dir, else the folder env
-    STYLE_APP_WEIGHTS names, else None."""
+    STYLE_APP_WEIGHTS names, else `default_user_dir()`."""
     folder = os.environ.get(WEIGHTS_ENV)
-    return _user_dir_override or (Path(folder).expanduser() if folder else None)
+    return _user_dir_override or (Path(folder).expanduser() if folder else default_user_dir())
+
+
+def default_user_dir() -> Path:
+    """Where added styles go when no folder is named: the per-user data folder (platformdirs:
+    ~/.local/share/style_app/styles on Linux, ~/Library/Application Support/style_app/styles on
+    macOS, %LOCALAPPDATA%\\style_app\\styles on Windows). Made when a style is written there."""
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False) / "styles"
 
 
 def weights_dirs() -> list[Path]:
@@ -108,15 +115,13 @@ def write_weights(state: dict[str, torch.Tensor], path: str | os.PathLike, heade
     """Tensors (floating point ones as fp16) and a header, serialized in memory and written
     atomically (style_app.files): a reader, a crash or a full disk never leaves half a file.
     Raises OutputError."""
+    import torch
+    from safetensors.torch import save
+
     header = {k: json.dumps(v) if k in JSON_KEYS else str(v) for k, v in header.items()}
     state = {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype).contiguous()
              for k, v in state.items()}
     return write_atomically(path, save(state, metadata=header))
-
-
-def is_added_style(metadata: dict) -> bool:
-    """Whether a header is a style file's (one style for a base network), not a network's."""
-    return metadata.get("format") == STYLE_FORMAT
 
 
 def file_styles(metadata: dict) -> list[str]:
@@ -124,83 +129,17 @@ def file_styles(metadata: dict) -> list[str]:
     return metadata.get("styles") or [metadata.get("style", "")]
 
 
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The header of a model file, JSON fields decoded and checked. Raises WeightsError naming the
-    file: the header is untrusted input."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such weights file")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = f.metadata() or {}
-        meta = {k: json.loads(v) if k in JSON_KEYS else v for k, v in raw.items()}
-    except (SafetensorError, OSError, ValueError) as e:
-        raise WeightsError(f"{path}: not a readable safetensors file ({e})") from None
-    except RecursionError:
-        raise WeightsError(f"{path}: not a readable safetensors file (metadata nested too deeply)") from None
-    if meta.get("format") not in (FORMAT, STYLE_FORMAT) or "norm" not in meta or "arch_config" not in meta:
-        raise WeightsError(f"{path}: not a style_app model (no style_app metadata)")
-    problem = _metadata_problem(meta)
-    if problem:
-        raise WeightsError(f"{path}: invalid style_app metadata ({problem})")
-    return meta
-
-
-def _metadata_problem(meta: dict) -> str:
-    """What is wrong with a decoded header, in words; '' when it is sane."""
-    if meta["norm"] not in NORM_KINDS:
-        return f"unknown norm {str(meta['norm'])[:40]!r}"
-    problem = _arch_problem(meta["arch_config"])
-    styles = meta.get("styles")
-    if not problem and styles is not None and not (
-            isinstance(styles, list) and 0 < len(styles) <= MAX_STYLES
-            and all(isinstance(s, str) and s for s in styles) and len(set(styles)) == len(styles)):
-        problem = f"styles must be a list of 1 to {MAX_STYLES} distinct names"
-    try:
-        steps = int(meta.get("steps", 0))
-    except (TypeError, ValueError):
-        steps = -1
-    if not problem and steps < 0:
-        problem = "steps must be a whole number"
-    expected = {"paintings": list, "train_config": dict, "final_losses": dict, "loss_curve": list}
-    wrong = [k for k, kind in expected.items() if k in meta and not isinstance(meta[k], kind)]
-    if not problem and (wrong or not all(isinstance(p, dict) for p in meta.get("paintings", []))):
-        problem = f"{(wrong or ['paintings'])[0]} has the wrong type"
-    return problem or (_style_file_problem(meta) if is_added_style(meta) else "")
-
-
-def _style_file_problem(meta: dict) -> str:
-    """A style file must name its style and the network it was learned for; '' when it does."""
-    base = meta.get("base")
-    if not (isinstance(meta.get("style"), str) and meta["style"]):
-        return "a style file must name its style"
-    if not (isinstance(base, dict) and all(isinstance(base.get(k), str) for k in ("name", "sha256"))):
-        return "base must hold the network's file name and weights hash"
-    return ""
-
-
-def _arch_problem(arch: object) -> str:
-    """Bounds on the architecture a header asks for; '' when it is within them."""
-    required, optional = {"channels", "res_blocks", "edge_kernel"}, {"noise_channels"}
-    if not isinstance(arch, dict) or not required <= set(arch) <= required | optional:
-        return "arch_config must hold channels, res_blocks, edge_kernel and optionally noise_channels"
-    channels, blocks, kernel = arch["channels"], arch["res_blocks"], arch["edge_kernel"]
-    if not (isinstance(channels, list) and len(channels) == 3 and all(_whole(c, 1, MAX_CHANNELS) for c in channels)):
-        return f"channels must be 3 whole numbers from 1 to {MAX_CHANNELS}"
-    if not _whole(blocks, 0, MAX_RES_BLOCKS):
-        return f"res_blocks must be a whole number from 0 to {MAX_RES_BLOCKS}"
-    if not (_whole(kernel, 1, MAX_EDGE_KERNEL) and kernel % 2):
-        return f"edge_kernel must be an odd number from 1 to {MAX_EDGE_KERNEL}"
-    if not _whole(arch.get("noise_channels", 0), 0, MAX_NOISE_CHANNELS):
-        return f"noise_channels must be a whole number from 0 to {MAX_NOISE_CHANNELS}"
-    return ""
-
-
 def load_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
     """Build the network a file describes and load its weights (fp32, eval mode).
 
     The header's architecture is first built on the meta device (no memory) and its tensor
     shapes compared with the file's, so a header that lies cannot make us allocate a huge net."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    from style_app.models.transformer import ArchConfig, TransformerNet
+
     meta = read_metadata(path)
     try:
         arch = ArchConfig.from_dict(meta["arch_config"])
@@ -224,6 +163,8 @@ def load_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
 def check_finite(path: str | os.PathLike, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """`state`, or a WeightsError naming the first tensor holding NaN or Inf: a damaged file, which
     would stylize every photo black."""
+    import torch
+
     non_finite = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
     if non_finite:
         raise WeightsError(f"{path}: tensor {non_finite} holds NaN or Inf values; the file is damaged")
@@ -240,11 +181,6 @@ def shape_mismatch(expected: dict[str, tuple], found: dict[str, tuple]) -> str:
         if found[name] != shape:
             return f"tensor {name} has shape {list(found[name])}, the network needs {list(shape)}"
     return ""
-
-
-def _whole(value: object, low: int, high: int) -> bool:
-    """An int (not a bool, float or string) from low to high."""
-    return type(value) is int and low <= value <= high
 
 
 def available_models(directory: str | os.PathLike | None = None) -> list[ModelInfo]:

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # tiny workloads: extra threads only spin (and subprocesses inherit)
 # The tests serve their own untrained models (fixture `shipped`, env STYLE_APP_WEIGHTS), so leave
 # the shipped zoo out everywhere, subprocesses too; tests of the zoo name its folder or unset this.
 os.environ["STYLE_APP_SHIPPED"] = "0"
+# Added styles default to the per-user data folder (platformdirs honours XDG_DATA_HOME): a fresh
+# one for the session, subprocesses too, so no test reads or writes the real user's styles.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="style_app_test_data_")
 
 import pytest
 import torch

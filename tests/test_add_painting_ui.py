@@ -2,6 +2,8 @@
 functions: one background training for the whole server, progress, cancel, and new styles listed."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from helpers import random_photo, save_conditional_network
@@ -9,6 +11,7 @@ from style_app.errors import ImageError, StyleAppError
 from style_app.stylizer import cached_stylizer
 from style_app.training.add_style import CONTENT_DIR_ENV
 from style_app.web import handlers
+from style_app.web.trainer import VGG_OFFLINE
 from style_app.weights import WEIGHTS_ENV
 
 
@@ -95,3 +98,50 @@ def test_lab_plots_each_styles_scale_and_shift(served_folder, painting):
         handlers.style_parameter_frames("batch", "enc2.0")
     with pytest.raises(StyleAppError, match="no conditional Layer norm"):
         handlers.style_parameter_frames("layer")
+
+
+def test_no_painting_and_no_photos_say_what_is_missing(served_folder, painting, monkeypatch):
+    with pytest.raises(ImageError, match="^no painting: upload the painting"):
+        handlers.start_adding(None, "", ["instance"], 5, random_photo(1))
+    monkeypatch.delenv(CONTENT_DIR_ENV)
+    with pytest.raises(StyleAppError, match="^no training photos: upload a few photos"):
+        handlers.start_adding(painting, "", ["instance"], 5, random_photo(1), [])
+    assert not handlers.TRAINER.progress().running
+
+
+def test_a_painting_learns_from_photos_uploaded_in_the_page(served_folder, painting, photo_dir, monkeypatch):
+    """No content folder configured (a plain `python app.py`): the uploaded photos are the training set."""
+    monkeypatch.delenv(CONTENT_DIR_ENV)
+    uploads = sorted(str(p) for p in photo_dir.rglob("*.*"))[:3]
+    seen = []
+    real_start = handlers.TRAINER.start
+    monkeypatch.setattr(handlers.TRAINER, "start", lambda jobs, *a, **kw: seen.extend(jobs) or real_start(jobs, *a, **kw))
+    handlers.start_adding(painting, "from_uploads", ["instance"], 3, random_photo(1), uploads)
+    done = handlers.TRAINER.wait(120)
+    assert done.message == "done: added from_uploads, Instance norm (IN)", done.message
+    folder = Path(seen[0].content_dir)
+    assert not folder.exists()  # the copies are gone once the training ended
+    assert "from_uploads" in {slug for _, slug in handlers.style_choices()}
+    bad = photo_dir.parent / "notes.png"
+    bad.write_text("not a photo")
+    with pytest.raises(ImageError, match="^notes.png: not an image file"):
+        handlers.start_adding(painting, "other", ["instance"], 3, random_photo(1), [*uploads, str(bad)])
+
+
+def test_offline_without_vgg_file_the_page_says_what_to_run(served_folder, painting, monkeypatch):
+    from style_app.models import vgg
+
+    def offline():
+        raise vgg.VGGWeightsError("no VGG-16 weights: ... (URLError: <urlopen error [Errno -3]>)")
+
+    monkeypatch.delenv("STYLE_APP_VGG_WEIGHTS")
+    monkeypatch.setattr(vgg, "_torchvision_state", offline)
+    handlers.start_adding(painting, "offline", ["instance"], 3, random_photo(1))
+    done = handlers.TRAINER.wait(60)
+    assert done.message == "stopped: " + VGG_OFFLINE
+    assert "style-app vgg-weights --out vgg16.safetensors" in done.message and done.message.count(". ") == 0
+    assert "style-app serve --vgg-weights" in done.message
+
+
+def test_the_page_says_where_added_paintings_go(served_folder):
+    assert str(served_folder) in handlers.styles_folder_note()

@@ -216,9 +216,26 @@ def test_bad_input_is_one_clear_line_and_loses_nothing(zoo, painting, photo_dir,
         assert "another training is writing this file" in cli_error(capsys, "add-style", str(painting), "--base",
                                                                     "batch", *common)
     assert not other.exists()
-    monkeypatch.delenv(WEIGHTS_ENV)
-    assert "no folder for your styles: give --weights-dir" in cli_error(
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    monkeypatch.setenv(WEIGHTS_ENV, str(blocked / "styles"))  # a folder that cannot be made
+    assert "cannot make the folder for your styles" in cli_error(
         capsys, "add-style", str(painting), "--base", str(zoo / "tiny_batch.safetensors"), *common)
+
+
+def test_added_styles_go_to_the_per_user_data_folder_by_default(zoo, painting, photo_dir, tiny_vgg_file, tmp_path,
+                                                                capsys, monkeypatch):
+    """No --weights-dir, no STYLE_APP_WEIGHTS: the style lands in platformdirs' user data folder
+    (XDG_DATA_HOME here) and is listed from there."""
+    monkeypatch.delenv(WEIGHTS_ENV)
+    monkeypatch.delenv(SHIPPED_ENV)  # the base is the shipped IN network
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert main(["add-style", str(painting), "--base", "instance", "--content-dir", str(photo_dir), "--vgg-weights",
+                 tiny_vgg_file, "--steps", "2", "--image-size", "64", "--style-size", "64", "--batch-size", "1",
+                 "--workers", "0", "--quiet"]) == 0
+    written = tmp_path / "data" / "style_app" / "styles" / "water_lilies_zoo4_instance.safetensors"
+    assert str(written) in capsys.readouterr().out and written.is_file()
+    assert ("water_lilies", "instance") in {(m.style, m.norm) for m in available_models()}
 
 
 def test_weights_dir_flag_keeps_styles_out_of_the_package(zoo, painting, photo_dir, tiny_vgg_file, tmp_path, capsys,

@@ -78,3 +78,25 @@ def test_installed_cli_stylizes_a_photo(user):
     run([bin_dir / "style-app", "stylize", "photo.png", "--style", "great_wave", "--norm", "group",
          "-o", "out.png"], folder)
     assert Image.open(folder / "out.png").size == (40, 32)
+
+
+def test_installed_style_app_serve_starts_the_ui(user):
+    """`style-app serve` from the wheel: the page answers and lists the shipped paintings."""
+    import urllib.request
+
+    from helpers import _wait_for_url, free_port
+
+    bin_dir, _, folder = user
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "STYLE_APP_WEIGHTS", "STYLE_APP_SHIPPED", "VIRTUAL_ENV")}
+    proc = subprocess.Popen([str(bin_dir / "style-app"), "serve", "--port", str(free_port()), "--max-side", "96"],
+                            cwd=folder, env={**env, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = _wait_for_url(proc)
+        with urllib.request.urlopen(url + "config", timeout=60) as response:
+            config = response.read().decode()
+        assert "The Starry Night" in config and "Composition VII" in config
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

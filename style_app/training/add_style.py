@@ -143,10 +143,13 @@ def _name_from(painting: str | os.PathLike) -> str:
 
 
 def _default_out(name: str, base_path: Path) -> Path:
+    """<the user's weights folder>/<name>_<network>.safetensors (the folder made if need be)."""
     folder = user_weights_dir()
-    if folder is None:
-        raise TrainingError("no folder for your styles: give --weights-dir DIR (or set STYLE_APP_WEIGHTS), "
-                            "or --out FILE")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrainingError(f"{folder}: cannot make the folder for your styles ({e.strerror}); give --weights-dir "
+                            f"DIR (or set STYLE_APP_WEIGHTS)") from None
     return folder / f"{name}_{base_path.stem}.safetensors"
 
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +27,9 @@ from style_app.images import fit_within, open_image
 from style_app.runtime import resolve_device
 from style_app.style_files import conditional_network
 from style_app.stylizer import cached_stylizer, check_fraction
-from style_app.training.add_style import add_style_config
+from style_app.training.add_style import CONTENT_DIR_ENV, add_style_config
 from style_app.web.trainer import Progress, StyleTrainer
-from style_app.weights import available_models, file_styles, weights_dirs
+from style_app.weights import available_models, file_styles, is_added_style, user_weights_dir, weights_dirs
 
 #: Uploads whose longer side exceeds this are shrunk before anything else (the app's --max-side).
 DEFAULT_MAX_SIDE = 1024
@@ -236,6 +239,25 @@ def curve_groups(arch: str = ZOO_ARCH) -> list[tuple[str, str]]:
     return [(", ".join(titles.get(s, s) for s in styles), style) for styles, style in groups.items()]
 
 
+def curves_note(arch: str = ZOO_ARCH) -> str:
+    """What the Training curves tab says of the networks it plots, read from their recorded training
+    config: how many paintings each conditional network learned, and whether every step trained all
+    of them (`every_style`) or one after another."""
+    networks = {info.path: info.metadata for info in available_models()
+                if info.arch == arch and len(file_styles(info.metadata)) > 1 and not is_added_style(info.metadata)}
+    counts = {len(file_styles(meta)) for meta in networks.values()}
+    # a header without the setting comes from before it existed, when paintings took turns
+    every = {bool((meta.get("train_config") or {}).get("every_style", False)) for meta in networks.values()}
+    how = {frozenset([True]): "every painting at every step", frozenset([False]): "one painting per step, in turn"}
+    if not networks or len(counts) > 1 or len(every) > 1:
+        shipped = "some of these networks learned several paintings"
+    else:
+        shipped = f"each of these networks learned {counts.pop()} paintings, {how[frozenset(every)]}"
+    return ("Loss per training step, recorded when the models were trained, one line per norm. A network that "
+            f"learned several paintings ({shipped}) recorded one curve for all of them, averaged over the "
+            "paintings: so its paintings share one plot.")
+
+
 def loss_curves(style: str, term: str = "total", arch: str = ZOO_ARCH) -> pd.DataFrame:
     """The training loss curves recorded in the `arch` models of `style`: (step, loss, norm), the
     norms in the app's order (IN, BN, LN, GN), which is also the plots' legend order. One
@@ -255,23 +277,62 @@ def base_norms() -> list[tuple[str, str]]:
     return [(norm_label(n), n) for n in COMPARED_NORMS if conditional_network(n) is not None]
 
 
+def configured_content_dir() -> str | None:
+    """The training photos' folder the server was started with (--content-dir or env
+    STYLE_APP_CONTENT_DIR); None when the page must ask for photos."""
+    return os.environ.get(CONTENT_DIR_ENV) or None
+
+
+def styles_folder_note() -> str:
+    """Where added paintings are saved, for the page to say."""
+    return f"Added paintings are saved in `{user_weights_dir()}`."
+
+
 def start_adding(painting: str | Path | None, name: str | None, norms: list[str], steps: int,
-                 preview_photo: Image.Image, session: str | None = None) -> str:
+                 preview_photo: Image.Image, photos: list[str | Path] | None = None,
+                 session: str | None = None) -> str:
     """Start learning the uploaded painting for each chosen norm's network in the background (one
-    after another); returns the progress report. Raises StyleAppError for a bad painting or name,
-    no norm chosen, or while another painting is being learned, in the page's words (no flags, no
-    server paths). Only `session` may cancel what it starts."""
+    after another), on the uploaded training `photos`, else the server's content folder; returns
+    the progress report. Raises StyleAppError for a missing or bad painting, name or photo, no
+    norm or no photos, or while another painting is being learned, in the page's words (no flags,
+    no server paths). Only `session` may cancel what it starts."""
     TRAINER.check_idle()
+    if not painting:
+        raise ImageError("no painting: upload the painting to learn first")
     if not norms:
         raise StyleAppError("pick at least one normalization to learn the painting for")
     load_photo(painting)  # not an image: the message names the upload by its file name only
+    if not photos and not configured_content_dir():
+        raise StyleAppError("no training photos: upload a few photos (the more the better) under "
+                            "\"Training photos\"")
+    scratch = _photo_folder(photos) if photos else None
     try:
-        jobs = [add_style_config(Path(painting), norm, (name or "").strip() or None, steps=int(steps), workers=0)
-                for norm in norms]
+        jobs = [add_style_config(Path(painting), norm, (name or "").strip() or None, steps=int(steps), workers=0,
+                                 content_dir=scratch) for norm in norms]
+        TRAINER.start(jobs, preview_photo, scratch, owner=session)
     except StyleAppError as e:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
         raise type(e)(for_page(str(e))) from None
-    TRAINER.start(jobs, preview_photo, owner=session)
+    except BaseException:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
     return progress_report(TRAINER.progress())
+
+
+def _photo_folder(photos: list[str | Path]) -> Path:
+    """The uploaded training photos, each checked with `open_image`, copied into a fresh folder
+    (the trainer removes it when the training ends)."""
+    folder = Path(tempfile.mkdtemp(prefix="style_app_photos_"))
+    try:
+        for i, photo in enumerate(photos):
+            load_photo(photo)  # not an image: named by its file name only
+            shutil.copy(photo, folder / f"{i:04d}{Path(photo).suffix.lower()}")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
 
 
 def progress_report(progress: Progress) -> str:

@@ -1,5 +1,6 @@
 """Process-level fixes for serving the UI to many users at once (the load behind them:
-docs/security.md). `app.py` calls `harden_server()` before the server starts its threads."""
+docs/security.md). `serve` (style_app/web/launcher.py: app.py and `style-app serve`) calls `harden_server()`
+before the server starts its threads."""
 from __future__ import annotations
 
 import ctypes

@@ -3,14 +3,18 @@ a background thread, so the page answers (and stylizes) while it trains. Pages p
 for the step, the steps left and a preview; `cancel()` stops it between steps."""
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 from PIL import Image
 
 from style_app.models.norms import norm_label
-from style_app.models.vgg import VGGFeatures, load_vgg
+from style_app.models.vgg import WEIGHTS_ENV as VGG_WEIGHTS_ENV
+from style_app.models.vgg import VGGFeatures, VGGWeightsError, load_vgg
 from style_app.errors import Interrupted, StyleAppError, TrainingError, first_line, for_page
 from style_app.images import fit_within, to_image, to_tensor
 from style_app.stylizer import cached_stylizer
@@ -18,6 +22,10 @@ from style_app.training.add_style import AddStyleConfig, train_style
 
 PREVIEW_EVERY = 5  # steps between preview refreshes
 PREVIEW_SIZE = 256  # longer side of the preview photo
+#: What the page says when no VGG-16 file was given and torchvision cannot download one.
+VGG_OFFLINE = ("no VGG-16 loss network and torchvision cannot download it here: run `style-app vgg-weights "
+               "--out vgg16.safetensors` once where the internet is reachable, then start the app with "
+               "`style-app serve --vgg-weights vgg16.safetensors`")
 
 
 @dataclass(frozen=True)
@@ -64,9 +72,11 @@ class StyleTrainer:
         return TrainingError(f"busy: {self._progress.label} is being learned, {self._progress.steps_left} "
                              f"steps left; try again when it is done")
 
-    def start(self, jobs: list[AddStyleConfig], preview_photo: Image.Image, owner: str | None = None) -> None:
-        """Start the jobs in the background, or raise TrainingError when busy. `owner` (a session)
-        is the only one that may cancel them."""
+    def start(self, jobs: list[AddStyleConfig], preview_photo: Image.Image, scratch: Path | None = None,
+              owner: str | None = None) -> None:
+        """Start the jobs in the background, or raise TrainingError when busy; `scratch` (the
+        uploaded training photos' folder) is removed when they end. `owner` (a session) is the only
+        one that may cancel them."""
         self.check_idle()
         with self._lock:
             self._owner = owner
@@ -74,8 +84,8 @@ class StyleTrainer:
             self._progress = replace(self._progress, running=True, label=job_label(jobs[0]), step=0,
                                      steps=jobs[0].steps, steps_left=sum(j.steps for j in jobs),
                                      message="starting", preview=None)
-            self._thread = threading.Thread(target=self._run, args=(jobs, fit_within(preview_photo, PREVIEW_SIZE)),
-                                            name="add-style", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="add-style", daemon=True,
+                                            args=(jobs, fit_within(preview_photo, PREVIEW_SIZE), scratch))
             self._thread.start()
 
     def cancel(self, owner: str | None = None) -> bool:
@@ -101,7 +111,7 @@ class StyleTrainer:
         with self._lock:
             self._progress = replace(self._progress, **changes)
 
-    def _run(self, jobs: list[AddStyleConfig], photo: Image.Image) -> None:
+    def _run(self, jobs: list[AddStyleConfig], photo: Image.Image, scratch: Path | None = None) -> None:
         added, message = [], ""
         try:
             for i, cfg in enumerate(jobs):
@@ -121,12 +131,22 @@ class StyleTrainer:
         except Exception as e:  # a background thread has no caller to raise to: report, never hang as running
             message = f"stopped: {for_page(str(e)) if isinstance(e, StyleAppError) else first_line(e)}"
         finally:
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
             self._update(running=False, steps_left=0, message=message)
 
     def _loss_network(self, cfg: AddStyleConfig) -> VGGFeatures:
-        if cfg.vgg_weights not in self._vgg:
-            self._vgg[cfg.vgg_weights] = load_vgg(cfg.vgg_weights)
-        return self._vgg[cfg.vgg_weights]
+        """The VGG-16 loss network: the file named by --vgg-weights (env STYLE_APP_VGG_WEIGHTS), else
+        torchvision's download; offline, a TrainingError saying in one sentence what to run."""
+        key = cfg.vgg_weights or os.environ.get(VGG_WEIGHTS_ENV)
+        if key not in self._vgg:
+            try:
+                self._vgg[key] = load_vgg(key)
+            except VGGWeightsError as e:
+                if key:  # a file was named: its own message says what is wrong with it
+                    raise TrainingError(str(e)) from None
+                raise TrainingError(VGG_OFFLINE) from None
+        return self._vgg[key]
 
     @torch.no_grad()
     def _on_step(self, cfg: AddStyleConfig, step: int, model: torch.nn.Module, photo: Image.Image, later: int) -> None:

@@ -9,6 +9,7 @@ blend) -> image and /compare(image, style) -> gallery. Uploads arrive as file pa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 from PIL import Image
@@ -61,18 +62,32 @@ def build_demo(max_side: int = handlers.DEFAULT_MAX_SIDE) -> gr.Blocks:
                     f"Johnson et al. (2016) networks with instance, batch, layer or group norm. "
                     f"Running on **{handlers.device_label()}**. Uploads larger than {max_side} px are "
                     f"downscaled.")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             stylize = stylize_tab(max_side)
             compare = compare_tab(max_side)
-            with gr.Tab("Normalization lab"):
+            with gr.Tab("Normalization lab"), gr.Tabs() as lab_tabs:
                 seed_tab()
-                lab_styles = [contrast_tab(max_side), batch_tab(max_side)]
+                lab = [contrast_tab(max_side), batch_tab(max_side)]
                 parameters_tab()
             curves_tab()
-            add_painting_tab([stylize.style, compare.style, *lab_styles], [stylize.blend_with])
+            add_painting_tab([stylize.style, compare.style, *(style for style, _ in lab)], [stylize.blend_with])
+        share_photo([tabs, lab_tabs], [stylize.image, compare.image, *(image for _, image in lab)])
         api_endpoints(max_side, stylize, compare)
     concurrency = 1 if resolve_device("auto").type == "cpu" else 2  # one CPU job already uses every core
     return demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_SIZE)
+
+
+def share_photo(tabs: list[gr.Tabs], photos: list[gr.Image]) -> None:
+    """One photo for every tab: the last one chosen in any upload box (uploaded, pasted, an example,
+    cleared) is kept per page, and each upload box shows it when a tab is opened; any tab may
+    change it again."""
+    chosen = gr.State()
+    for photo in photos:
+        photo.change(lambda path: path, photo, chosen, api_visibility="private", show_progress="hidden",
+                     queue=False)
+    for group in tabs:
+        group.select(lambda path: [path] * len(photos), chosen, photos, api_visibility="private",
+                     show_progress="hidden", queue=False)
 
 
 def stylize_tab(max_side: int) -> StylizeTab:
@@ -153,7 +168,7 @@ def seed_tab() -> None:
         norm.change(handlers.seed_table, norm, table, api_visibility="private")
 
 
-def contrast_tab(max_side: int) -> gr.Dropdown:
+def contrast_tab(max_side: int) -> tuple[gr.Dropdown, gr.Image]:
     """Lab (b): how far each norm's output moves when the photo's contrast or brightness changes."""
     low, high = min(handlers.ADJUSTMENT_FACTORS), max(handlers.ADJUSTMENT_FACTORS)
     with gr.Tab("(b) Contrast and brightness"):
@@ -180,10 +195,10 @@ def contrast_tab(max_side: int) -> gr.Dropdown:
 
     run.click(show, [image, style, contrast, brightness], [gallery, contrast_plot, brightness_plot],
               api_visibility="private")
-    return style
+    return style, image
 
 
-def batch_tab(max_side: int) -> gr.Dropdown:
+def batch_tab(max_side: int) -> tuple[gr.Dropdown, gr.Image]:
     """Lab (c): the batch-norm model's output for one photo depends on the rest of its batch."""
     with gr.Tab("(c) Batch norm's batch dependence"):
         gr.Markdown("The batch-norm model with batch statistics (as in training): the same "
@@ -202,7 +217,7 @@ def batch_tab(max_side: int) -> gr.Dropdown:
         return handlers.batch_dependence(uploaded_photo(image, max_side), style, example_photos(others), LAB_SIZE)
 
     run.click(show, [image, style, others], [gallery, summary], api_visibility="private")
-    return style
+    return style, image
 
 
 def parameters_tab() -> None:
@@ -239,11 +254,18 @@ def add_painting_tab(style_lists: list[gr.Dropdown], blend_lists: list[gr.Dropdo
                     "whole server; stylizing works meanwhile. Finished paintings are saved in your weights "
                     "folder and survive a restart. What a new row can learn is the painting's colours and a "
                     "texture in the manner of the shipped paintings; for its own shapes, train a network of it "
-                    "(`style-app train`: docs/add_style.md measures both).")
+                    "(`style-app train`: docs/add_style.md measures both). " + handlers.styles_folder_note())
         with gr.Row():
             with gr.Column():
                 painting = pass_paths_unopened(gr.Image(type="filepath", label="Painting", height=320,
                                                         sources=["upload", "clipboard"]))
+                content = handlers.configured_content_dir()
+                # no folder configured: the photos the painting is learned on come from the page
+                photos = gr.File(file_count="multiple", file_types=["image"], type="filepath", visible=not content,
+                                 label="Training photos (several; the painting is learned on them)",
+                                 elem_id="add-style-photos")
+                if content:
+                    gr.Markdown(f"Training photos: the folder `{Path(content).name}` the app was started with.")
             with gr.Column():
                 name = gr.Textbox(label="Name (lower case, digits, _; default: the file's name)")
                 norms = handlers.base_norms()
@@ -258,8 +280,8 @@ def add_painting_tab(style_lists: list[gr.Dropdown], blend_lists: list[gr.Dropdo
         seen = gr.State(handlers.TRAINER.progress().finished)
 
     @user_errors
-    def begin(painting, name, bases, steps, request: gr.Request):
-        return handlers.start_adding(painting, name, bases, steps, example_photos([PREVIEW_PHOTO])[0],
+    def begin(painting, name, bases, steps, photos, request: gr.Request):
+        return handlers.start_adding(painting, name, bases, steps, example_photos([PREVIEW_PHOTO])[0], photos,
                                      session=_session(request))
 
     @user_errors
@@ -276,7 +298,7 @@ def add_painting_tab(style_lists: list[gr.Dropdown], blend_lists: list[gr.Dropdo
         return (handlers.progress_report(progress), gr.skip() if progress.preview is None else progress.preview,
                 progress.finished, *lists)
 
-    start.click(begin, [painting, name, bases, steps], status, api_visibility="private")
+    start.click(begin, [painting, name, bases, steps, photos], status, api_visibility="private")
     cancel.click(stop, None, status, api_visibility="private")
     gr.Timer(POLL_SECONDS).tick(poll, seen, [status, preview, seen, *style_lists, *blend_lists],
                                 api_visibility="private", show_progress="hidden", concurrency_limit=None)
@@ -291,10 +313,7 @@ def curves_tab() -> None:
     """The loss curves recorded in the models, a plot per set of paintings learned together, a line
     per norm."""
     with gr.Tab("Training curves"):
-        gr.Markdown("Loss per training step, recorded when the models were trained, one line per norm. "
-                    "A network that learned several paintings (the shipped ones each learned all four, "
-                    "in turn) recorded one curve for all of them, averaged over the paintings: so its "
-                    "paintings share one plot.")
+        gr.Markdown(handlers.curves_note(), elem_id="curves-note")
         term = gr.Radio(list(handlers.LOSS_TERMS), value="total", label="Loss term")
         plots = []
         with gr.Row(equal_height=True):

@@ -69,7 +69,7 @@ def example_photos(names: list[str]) -> list[Image.Image]:
 def photo_input(label: str = "Photo") -> gr.Image:
     """An upload box (file paths, validated by `open_image`) with the example photos under it."""
     photo = pass_paths_unopened(gr.Image(type="filepath", label=label, sources=["upload", "clipboard"],
-                                         height=320))
+                                         height=320, elem_classes=["photo-input"]))
     gr.Examples([[get_image(name)] for name in EXAMPLE_PHOTOS], inputs=[photo], label="Example photos")
     return photo
 

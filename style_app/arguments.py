@@ -1,4 +1,4 @@
-"""The argparse pieces every `style-app` command shares: usage errors in one line, numbers
+"""The argparse pieces the `style-app` commands and app.py share: usage errors in one line, numbers
 range-checked before anything runs, the user's weights folder."""
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import math
 from collections.abc import Callable
 
 EXIT_USAGE = 2
+#: Largest side `bench` measures or `--max-size` accepts (the 64 MP input limit is 8000 x 8000).
+MAX_SIDE = 16384
 
 
 class Parser(argparse.ArgumentParser):
