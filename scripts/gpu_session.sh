@@ -16,6 +16,7 @@
 #   NORMS="layer group" BENCH_SIZES= scripts/gpu_session.sh   # part of the zoo, no timings
 #   NORMS= BENCH_SIZES= BASE_PAINTINGS="starry_night great_wave the_scream composition_vii \
 #     shipwreck_minotaur sunday_afternoon the_kiss woman_with_hat" scripts/gpu_session.sh  # add-style's base
+#   NORMS=instance STEPS=2000 SNAPSHOTS=4 RECIPE=candidate scripts/gpu_session.sh  # the candidate, long
 #   DEVICE=cpu STEPS=4 IMAGE_SIZE=48 BATCH=2 BENCH_SIZES=64 EVAL_SIZE=48 RUN_DIR=/tmp/gpu_check \
 #     scripts/gpu_session.sh                # the same steps, tiny, to check the script on a CPU
 set -euo pipefail
@@ -26,6 +27,11 @@ BENCH_SIZES=${BENCH_SIZES-512 1024 2048}; EVAL_SIZE=${EVAL_SIZE:-512}
 # the recipe is `style-app train`'s defaults (style_app/training/config.py); set RECIPE to flags
 # that try another
 RECIPE=${RECIPE-}
+# the recipe under blind test (docs/quality.md, "The acceptance test"): the Johnson width, the plain
+# Gram loss without relu1_2's colour statistics, no extra terms, crops of photos enlarged up to 2x
+CANDIDATE="--arch johnson --style-loss gram --style-layers relu2_2 relu3_3 relu4_3 --style-weight 3 \
+  --laplacian-weight 0 --contrast-weight 0 --mean-colour-weight 0 --tone-weight 0 --palette-weight 0 --zoom 2"
+[ "$RECIPE" != candidate ] || RECIPE=$CANDIDATE
 NORMS=${NORMS-instance batch layer group}  # a call may train part of the zoo
 # a base for add-style (docs/add_style.md): a conditional IN network on these paintings (file stems),
 # none of those whose adding is measured; empty: none
