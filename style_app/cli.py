@@ -217,7 +217,7 @@ def add_training_flags(p: argparse.ArgumentParser, defaults: dict) -> None:
 def add_stylize(sub: argparse._SubParsersAction) -> None:
     """`style-app stylize`: photos or folders through one model."""
     p = sub.add_parser("stylize", help="stylize photos")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders")
     add_model_choice(p)
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--out", help="output file (one input)")
@@ -227,6 +227,8 @@ def add_stylize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-size", type=number_in(int, 1, MAX_SIDE), help="shrink so the longer side is at most this")
     p.add_argument("--device", default="auto")
     add_weights_dir(p)
+    from style_app.video_cli import add_steadying_flags
+    add_steadying_flags(p)  # videos (docs/video.md)
     p.set_defaults(run=run_stylize)
 
 
@@ -247,7 +249,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     """`style-app evaluate`: scores on held-out photos."""
     p = sub.add_parser("evaluate", help="style/content loss and speed of every shipped model on held-out photos")
-    p.add_argument("--content-dir", required=True, help="photos the models were not trained on")
+    p.add_argument("--content-dir", help="photos the models were not trained on (required unless --video)")
     p.add_argument("--style-dir", help="the paintings, as <style>.jpg (default: env STYLE_APP_STYLE_DIR)")
     p.add_argument("--json", dest="json_out", help="also write the scores to this JSON file")
     p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
@@ -260,6 +262,8 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=number_in(int, 16, MAX_TRAIN_SIDE), default=512,
                    help="photos are resized to this shorter side")
     p.add_argument("--device", default="cpu")
+    from style_app.video_cli import add_evaluate_video_flags
+    add_evaluate_video_flags(p)
     p.set_defaults(run=run_evaluate)
 
 
@@ -370,13 +374,18 @@ def run_stylize(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from style_app.images import open_image, save_image
+    from style_app.video import is_video
+    from style_app.video_cli import stylize_video
 
     jobs = plan_outputs(args.inputs, args.out, args.out_dir)
     stylizer = chosen_model(args, args.device)
     failed = 0
     for src, dst in tqdm(jobs, disable=True if len(jobs) < 2 else None, unit="image"):  # None: only on a terminal
         try:
-            save_image(stylizer.stylize(open_image(src), args.strength, args.preserve_color, args.max_size), dst)
+            if is_video(src):
+                stylize_video(stylizer, src, dst, args)
+            else:
+                save_image(stylizer.stylize(open_image(src), args.strength, args.preserve_color, args.max_size), dst)
         except StyleAppError as e:
             if args.out:
                 raise
@@ -394,12 +403,14 @@ def plan_outputs(inputs: list[str], out: str | None, out_dir: str | None) -> lis
     same relative path under `out_dir` as a .png; photos that would share a name (x.jpg and x.png)
     keep their extension (x.jpg.png). Never overwrites an input; refuses an empty folder."""
     from style_app.images import image_format
+    from style_app.video import is_video
 
     sources = _sources(inputs, out_dir)
     if out:
         if len(sources) != 1:
             raise StyleAppError(f"-o takes one input image, got {len(sources)}; use --out-dir")
-        image_format(out)
+        if not is_video(sources[0][0]):
+            image_format(out)
         jobs = [(sources[0][0], Path(out))]
     else:
         jobs = _folder_destinations(sources, Path(out_dir))
@@ -412,6 +423,7 @@ def plan_outputs(inputs: list[str], out: str | None, out_dir: str | None) -> lis
 def _sources(inputs: list[str], out_dir: str | None) -> list[tuple[Path, Path]]:
     """(image path, its path relative to the folder given) for every input; folders expanded."""
     from style_app.images import IMAGE_SUFFIXES, list_images
+    from style_app.video import VIDEO_SUFFIXES, list_videos
 
     sources = []
     for item in map(Path, inputs):
@@ -421,22 +433,25 @@ def _sources(inputs: list[str], out_dir: str | None) -> list[tuple[Path, Path]]:
         if out_dir and _same_file(item, Path(out_dir)):
             raise StyleAppError(f"{out_dir}: is the input folder; the outputs would overwrite its photos, "
                                 f"choose another --out-dir")
-        found = list_images(item)
+        found = sorted(list_images(item) + list_videos(item))
         if not found:
-            raise StyleAppError(f"{item}: no images in this folder ({', '.join(IMAGE_SUFFIXES)})")
+            raise StyleAppError(f"{item}: no images or videos in this folder ({', '.join(IMAGE_SUFFIXES)}, "
+                                f"{', '.join(VIDEO_SUFFIXES)})")
         sources += [(path, path.relative_to(item)) for path in found]
     return sources
 
 
 def _folder_destinations(sources: list[tuple[Path, Path]], out_dir: Path) -> list[tuple[Path, Path]]:
-    """Each source's .png under `out_dir` at its relative path, distinct for every source."""
+    """Each source's .png (a video's .mp4) under `out_dir` at its relative path, distinct for every source."""
+    from style_app.video import is_video
+
     stems: dict[Path, int] = {}
     for _, rel in sources:
         stems[rel.with_suffix("")] = stems.get(rel.with_suffix(""), 0) + 1
     jobs, taken = [], {}
     for src, rel in sources:
         name = rel.name if stems[rel.with_suffix("")] > 1 else rel.stem  # x.jpg.png beside x.png.png
-        dst = out_dir / rel.parent / f"{name}.png"
+        dst = out_dir / rel.parent / f"{name}{'.mp4' if is_video(src) else '.png'}"
         if dst in taken:
             raise StyleAppError(f"{taken[dst]} and {src} would both be written to {dst}; "
                                 f"stylize them in separate runs")
@@ -466,7 +481,12 @@ def run_compare(args: argparse.Namespace) -> None:
 def run_evaluate(args: argparse.Namespace) -> None:
     from style_app.files import write_atomically
     from style_app.tools.evaluate import evaluate, format_table, scores_as_json
+    from style_app.video_cli import run_evaluate_video
 
+    if args.video:
+        return run_evaluate_video(args)
+    if not args.content_dir:
+        raise StyleAppError("evaluate needs --content-dir (photos) or --video (clips)")
     scores = evaluate(args.content_dir, args.style_dir, args.vgg_weights, args.limit, args.device, args.size,
                       args.weights, args.stylized_dir, args.grid)
     print(format_table(scores))

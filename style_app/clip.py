@@ -27,7 +27,7 @@ from style_app.video import MAX_SECONDS, Frame, VideoError, even_size, probe, re
 
 #: The defaults, chosen by the flicker table and by looking at the clips (docs/video.md).
 DEFAULT_SMOOTH_STATS = 0.9
-DEFAULT_STABILIZE = 0.6
+DEFAULT_STABILIZE = 0.8
 
 Progress = Callable[[int, int], None]  # (frames done, frames expected; 0 if unknown)
 

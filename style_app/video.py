@@ -61,6 +61,8 @@ def _decoding(name: str) -> Iterator[None]:
         yield
     except VideoError:
         raise
+    except av.error.EOFError:
+        raise VideoError(f"{name}: no frames (the file ends before any video data)") from None
     except av.error.InvalidDataError:
         raise VideoError(f"{name}: not a video file FFmpeg can read, or corrupt") from None
     except (av.error.FFmpegError, ValueError, EOFError) as e:
@@ -88,19 +90,25 @@ def probe(path: str | os.PathLike, max_seconds: float = MAX_SECONDS) -> VideoInf
 
 
 def _frame_rate(stream) -> Fraction:
-    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    rate = stream.average_rate or stream.guessed_rate
     return Fraction(rate) if rate else Fraction(0)
 
 
 def _seconds(container, stream) -> float:
+    """The longest duration the header claims: the stream's, the container's, or frames / rate."""
+    claims = [container.duration / 1e6 if container.duration else 0.0]
     if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    return container.duration / 1e6 if container.duration else 0.0
+        claims.append(float(stream.duration * stream.time_base))
+    if stream.frames and stream.average_rate:
+        claims.append(float(stream.frames / stream.average_rate))
+    return max(claims)
 
 
 def check_header(info: VideoInfo, max_seconds: float) -> None:
     """Refuse, before decoding, what cannot be stylized: no frame rate, too long, too large."""
     name = info.path
+    if info.frames > 1 and info.seconds == 0:
+        raise VideoError(f"{name}: the header gives {info.frames} frames no duration (0 frames/s)")
     if not 0 < info.fps <= MAX_FPS:
         raise VideoError(f"{name}: the header gives {float(info.fps):g} frames/s; a video needs a frame "
                          f"rate above 0 and at most {MAX_FPS:g}")
@@ -176,11 +184,15 @@ def _encode(out, source, frames: Iterable[Frame], info: VideoInfo, trim_audio: b
     audio_in = source.streams.audio[0] if source is not None else None
     audio_out = out.add_stream_from_template(audio_in) if audio_in is not None else None
     packets = source.demux(audio_in) if audio_in is not None else iter(())
-    pending, seconds = None, 0.0
+    pending, seconds, last = None, 0.0, -1
     for index, frame in enumerate(frames):
         if stream is None:
             stream = _video_stream(out, frame.rgb.shape, info, base)
         pts = frame.pts if frame.pts is not None else round(index / info.fps / base)
+        if pts <= last:
+            raise VideoError(f"{info.path}: frame {index + 1}'s timestamp is not after the one before "
+                             f"(a broken or 0-fps header)")
+        last = pts
         seconds = float(pts * base)
         pending = _mux_audio_until(out, packets, audio_out, seconds, pending)
         picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame.rgb), format="rgb24")
@@ -196,7 +208,7 @@ def _video_stream(out, shape: tuple[int, ...], info: VideoInfo, base: Fraction):
     height, width = shape[:2]
     stream = out.add_stream("libx264", rate=info.fps)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.time_base = base
+    stream.time_base = stream.codec_context.time_base = base  # the input's clock: variable rates survive
     stream.options = {"crf": "18", "preset": "veryfast"}
     return stream
 
@@ -222,3 +234,8 @@ def _mux_audio_until(out, packets: Iterator, audio_out, seconds: float, pending)
 def even_size(width: int, height: int) -> tuple[int, int]:
     """The largest even size within (width, height): H.264 in yuv420p needs even sides."""
     return width - width % 2, height - height % 2
+
+
+def list_videos(folder: str | os.PathLike) -> list[Path]:
+    """Video files under `folder`, recursively, sorted (by suffix, any case)."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())

@@ -17,6 +17,7 @@ from style_app.models.norms import COMPARED_NORMS, norm_label
 from style_app.runtime import resolve_device
 from style_app.training.add_style import DEFAULT_STEPS
 from style_app.web import handlers
+from style_app.web.video_tab import video_tab
 from style_app.web.widgets import (EXAMPLE_PHOTOS, change_plot, example_photos, norm_plot, pass_paths_unopened,
                                    photo_and_style, photo_input, style_dropdown, uploaded_photo, user_errors)
 
@@ -64,6 +65,7 @@ def build_demo(max_side: int = handlers.DEFAULT_MAX_SIDE) -> gr.Blocks:
         with gr.Tabs():
             stylize = stylize_tab(max_side)
             compare = compare_tab(max_side)
+            video_tab()  # style_app.web.video_tab
             with gr.Tab("Normalization lab"):
                 seed_tab()
                 lab_styles = [contrast_tab(max_side), batch_tab(max_side)]
