@@ -122,7 +122,8 @@ def video_tab() -> None:
                 norms = handlers.norm_choices()
                 norm = gr.Radio(norms, value=norms[0][1] if norms else None, label="Normalization")
                 chosen = gr.CheckboxGroup(list(STEADYING), value=list(STEADYING), label="Stabilization")
-                size = gr.Slider(64, 720, value=VIDEO_SIZE, step=16, label="Output size (longer side, px)")
+                size = gr.Slider(64, 720, value=VIDEO_SIZE, step=16, label="Output size (longer side, px)",
+                                 elem_id="video-size")
                 run = gr.Button("Stylize clip", variant="primary")
                 compare = gr.Button("Compare normalizations")
             with gr.Column():
