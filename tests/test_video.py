@@ -203,3 +203,24 @@ def test_evaluate_video_prints_the_flicker_table(shipped, tmp_path, capsys):
     assert len(rows) == 2 and "Instance norm (IN)" in rows[0] and "Batch norm (BN)" in rows[1]
     numbers = [float(x) for x in rows[0].strip("|").split("|")[2:6]]
     assert all(n > 0 for n in numbers)
+
+
+def test_ui_compare_renders_the_four_norms_side_by_side_with_their_flicker(shipped, tmp_path):
+    from style_app.web.video_tab import compare_upload
+
+    src = make_clip(tmp_path / "clip.mp4", moving_frames(6, (64, 48)), tone=True)
+    path, table = compare_upload(str(src), "starry_night", ["smooth statistics", "flow stabilization"])
+    with av.open(path) as c:
+        video = c.streams.video[0]
+        assert (video.codec_context.width, video.codec_context.height) == (4 * 64, 48) and video.frames == 6
+        assert c.streams.audio
+    assert list(table.iloc[:, 0]) == ["Instance norm (IN)", "Batch norm (BN)", "Layer norm (LN)", "Group norm (GN)"]
+    assert np.isfinite(table.iloc[:, 1]).all() and table.iloc[0, 1] > 0  # (untrained BN may come out flat: 0)
+
+
+def test_ui_refuses_a_clip_over_its_limit_in_one_line(shipped):
+    from style_app.errors import StyleAppError
+    from style_app.web.video_tab import stylize_upload
+
+    with pytest.raises(StyleAppError, match=r"world.mp4: 31 s long; the limit is 20 s$"):
+        stylize_upload(str(GRADIO_CLIPS / "world.mp4"), "starry_night", "instance", [], 64)
