@@ -46,10 +46,10 @@ def run_evaluate_video(args: argparse.Namespace) -> None:
     stylizers = [Stylizer.from_pretrained(style, norm, device=args.device) for norm in args.norm]
     print(f"style {style}; temporal error relative to the input clip (1.0 = as steady as the input), "
           f"first {args.frames} frames at {args.max_size} px", flush=True)
-    rows = []
-    for clip in args.video:
-        rows += flicker_rows(clip, stylizers, args.max_size, args.frames, args.smooth_stats, args.stabilize)
-    print(format_rows(rows, args.smooth_stats, args.stabilize))
+    for i, clip in enumerate(args.video):  # each clip's rows as soon as they are measured
+        table = format_rows(flicker_rows(clip, stylizers, args.max_size, args.frames, args.smooth_stats,
+                                         args.stabilize), args.smooth_stats, args.stabilize)
+        print(table if i == 0 else table.split("\n", 2)[2], flush=True)
 
 
 def stylize_video(stylizer, src: Path, dst: Path, args: argparse.Namespace) -> None:
