@@ -7,16 +7,17 @@ import sys
 import time
 from pathlib import Path
 
-from style_app.clip import DEFAULT_SMOOTH_STATS, DEFAULT_STABILIZE, Steadying
+from style_app.clip import DEFAULT_SMOOTH_STATS, DEFAULT_STABILIZE, SMOOTH_STATS, Steadying
 
 
-def add_steadying_flags(p: argparse.ArgumentParser) -> None:
+def add_steadying_flags(p: argparse.ArgumentParser, smooth_stats: float = DEFAULT_SMOOTH_STATS) -> None:
     """`--smooth-stats A` and `--stabilize S` (videos; 0 turns each off)."""
     from style_app.cli import number_in
 
-    p.add_argument("--smooth-stats", type=number_in(float, 0.0, 0.99), default=DEFAULT_SMOOTH_STATS, metavar="A",
+    p.add_argument("--smooth-stats", type=number_in(float, 0.0, 0.99), default=smooth_stats, metavar="A",
                    help="videos: instance/layer/group norm statistics carried from frame to frame, A x the last "
-                   f"frame's + (1 - A) x this one's (0: off; default: {DEFAULT_SMOOTH_STATS})")
+                   f"frame's + (1 - A) x this one's (0: off; default: {smooth_stats}; docs/video.md: it did not "
+                   "lower flicker on the clips measured)")
     p.add_argument("--stabilize", type=number_in(float, 0.0, 0.99), default=DEFAULT_STABILIZE, metavar="S",
                    help="videos: each frame blended with the previous result warped along the optical flow, "
                    f"weight S where visible (0: off; default: {DEFAULT_STABILIZE})")
@@ -34,7 +35,7 @@ def add_evaluate_video_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-size", type=number_in(int, 16, MAX_SIDE), default=360,
                    help="--video: frames shrunk to this longer side (default: 360)")
     p.add_argument("--frames", type=number_in(int, 2, 100000), default=60, help="--video: first N frames (default: 60)")
-    add_steadying_flags(p)
+    add_steadying_flags(p, SMOOTH_STATS)  # the table measures each setting, so smoothing has a strength here
 
 
 def run_evaluate_video(args: argparse.Namespace) -> None:

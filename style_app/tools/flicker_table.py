@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from style_app.clip import DEFAULT_SMOOTH_STATS, DEFAULT_STABILIZE, prepare
+from style_app.clip import DEFAULT_STABILIZE, SMOOTH_STATS, prepare
 from style_app.flicker import FlickerMeter, Motion, motion
 from style_app.models.norms import norm_label
 from style_app.stylizer import Stylizer
@@ -52,7 +52,7 @@ def _relative(sources: list[np.ndarray], outputs: list[np.ndarray], moves: list[
 
 
 def flicker_rows(clip: str | os.PathLike, stylizers: list[Stylizer], max_size: int | None = 360,
-                 frames: int | None = 60, smooth: float = DEFAULT_SMOOTH_STATS,
+                 frames: int | None = 60, smooth: float = SMOOTH_STATS,
                  stabilize: float = DEFAULT_STABILIZE) -> list[FlickerRow]:
     """Each stylizer's row for `clip` (its first `frames` frames at `max_size`)."""
     sources = [prepare(f.rgb, max_size) for f in read_frames(probe(clip), frames)]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from style_app.clip import Steadying, prepare, stylize_clip, stylize_frames
+from style_app.clip import DEFAULT_STABILIZE, SMOOTH_STATS, Steadying, prepare, stylize_clip, stylize_frames
 from style_app.errors import StyleAppError
 from style_app.flicker import FlickerMeter
 from style_app.models.norms import COMPARED_NORMS, norm_label
@@ -43,11 +43,9 @@ def _short(path: Path) -> bool:
 
 
 def steadying(chosen: list[str]) -> Steadying:
-    """The Steadying the checkboxes name (each at its default strength, or off)."""
-    default = Steadying()
+    """The Steadying the checkboxes name (each on at its usual strength, or off)."""
     picked = {STEADYING[c] for c in chosen or [] if c in STEADYING}
-    return Steadying(default.smooth_stats if "smooth" in picked else 0.0,
-                     default.stabilize if "stabilize" in picked else 0.0)
+    return Steadying(SMOOTH_STATS if "smooth" in picked else 0.0, DEFAULT_STABILIZE if "stabilize" in picked else 0.0)
 
 
 def _out_path(stem: str) -> Path:
@@ -121,7 +119,7 @@ def video_tab() -> None:
                 style = style_dropdown()
                 norms = handlers.norm_choices()
                 norm = gr.Radio(norms, value=norms[0][1] if norms else None, label="Normalization")
-                chosen = gr.CheckboxGroup(list(STEADYING), value=list(STEADYING), label="Stabilization")
+                chosen = gr.CheckboxGroup(list(STEADYING), value=["flow stabilization"], label="Stabilization")
                 size = gr.Slider(64, 720, value=VIDEO_SIZE, step=16, label="Output size (longer side, px)",
                                  elem_id="video-size")
                 run = gr.Button("Stylize clip", variant="primary")
