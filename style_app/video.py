@@ -9,6 +9,7 @@ the audio track. Output goes through the atomic writer: a failure leaves no part
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ MAX_FRAME_PIXELS = 3840 * 2160
 #: Smallest side the network can stylize and H.264 encode.
 MIN_SIDE = 16
 MAX_FPS = 240.0
+
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 class VideoError(ImageError):
@@ -65,6 +69,10 @@ def _decoding(name: str) -> Iterator[None]:
         raise VideoError(f"{name}: no frames (the file ends before any video data)") from None
     except av.error.InvalidDataError:
         raise VideoError(f"{name}: not a video file FFmpeg can read, or corrupt") from None
+    except OSError as e:
+        if e.errno in _DISK_ERRORS:  # writing the output failed: atomic_output reports it as an OutputError
+            raise OSError(e.errno, os.strerror(e.errno)) from None
+        raise VideoError(f"{name}: cannot read this video ({first_line(e)})") from None
     except (av.error.FFmpegError, ValueError, EOFError) as e:
         raise VideoError(f"{name}: corrupt or truncated video ({first_line(e)})") from None
 

@@ -224,3 +224,21 @@ def test_ui_refuses_a_clip_over_its_limit_in_one_line(shipped):
 
     with pytest.raises(StyleAppError, match=r"world.mp4: 31 s long; the limit is 20 s$"):
         stylize_upload(str(GRADIO_CLIPS / "world.mp4"), "starry_night", "instance", [], 64)
+
+
+def test_full_disk_while_writing_a_clip_is_one_line_and_keeps_the_old_file(small_disk, weights_folder, tmp_path):
+    import re
+    import sys
+
+    from helpers import FULL_DISK
+
+    disk = small_disk(16 * 1024)
+    src = make_clip(tmp_path / "clip.mp4", moving_frames(20, (256, 192)), tone=True)
+    out = disk.folder / "out.mp4"
+    out.write_bytes(b"the previous file")
+    result = disk.run([sys.executable, "-m", "style_app", "stylize", str(src), "--style", "starry_night", "-o",
+                       str(out), "--device", "cpu"], STYLE_APP_WEIGHTS=str(weights_folder))
+    assert result.returncode == 2, result.stderr
+    assert re.fullmatch(rf"style-app: error: {re.escape(str(out))}: cannot write {FULL_DISK}; nothing was "
+                        rf"written\n", result.stderr), result.stderr
+    assert out.read_bytes() == b"the previous file" and sorted(p.name for p in disk.folder.iterdir()) == ["out.mp4"]
