@@ -61,8 +61,10 @@ def prepare(rgb: np.ndarray, max_size: int | None) -> np.ndarray:
 
 
 def stylize_frames(stylizer: Stylizer, frames: Iterable[Frame], max_size: int | None = None,
-                   steadying: Steadying = Steadying(), meter: FlickerMeter | None = None) -> Iterator[Frame]:
-    """The stylized frames, one by one (timestamps kept); `meter` (if given) measures flicker."""
+                   steadying: Steadying = Steadying(), meter: FlickerMeter | None = None,
+                   strength: float = 1.0, preserve_color: bool = False) -> Iterator[Frame]:
+    """The stylized frames, one by one (timestamps kept); `meter` (if given) measures flicker;
+    `strength` and `preserve_color` as for a photo (Stylizer.stylize)."""
     smoothing = smoothed_statistics(stylizer.model, steadying.smooth_stats) if steadying.smooth_stats \
         else contextlib.nullcontext()
     stabilizer = Stabilizer(steadying.stabilize)
@@ -75,7 +77,8 @@ def stylize_frames(stylizer: Stylizer, frames: Iterable[Frame], max_size: int | 
                                     f"statistics over; give a max size of 2048 or less")
             needs_motion = previous is not None and (steadying.stabilize or meter is not None)
             move = motion(previous, source) if needs_motion else None
-            output = stabilizer(np.asarray(stylizer.stylize(Image.fromarray(source))), move)
+            stylized = stylizer.stylize(Image.fromarray(source), strength, preserve_color)
+            output = stabilizer(np.asarray(stylized), move)
             if meter is not None:
                 meter.add(source, output, move)
             previous = source
@@ -92,7 +95,7 @@ def _counted(frames: Iterable[Frame], total: int, progress: Progress | None) -> 
 def stylize_clip(stylizer: Stylizer, source: str | os.PathLike, out: str | os.PathLike,
                  max_size: int | None = None, steadying: Steadying = Steadying(),
                  progress: Progress | None = None, max_seconds: float = MAX_SECONDS,
-                 limit: int | None = None) -> FlickerReport:
+                 limit: int | None = None, strength: float = 1.0, preserve_color: bool = False) -> FlickerReport:
     """Stylize the clip `source` into the MP4 `out` (audio and timing kept, written whole or not
     at all) and return its flicker beside the input's. `limit`: only the first frames."""
     info = probe(source, max_seconds)
@@ -100,7 +103,7 @@ def stylize_clip(stylizer: Stylizer, source: str | os.PathLike, out: str | os.Pa
         raise StyleAppError(f"{out}: videos are written as .mp4; give an output name ending in .mp4")
     meter = FlickerMeter()
     total = min(info.frames, limit) if limit and info.frames else info.frames or (limit or 0)
-    frames = stylize_frames(stylizer, read_frames(info, limit), max_size, steadying, meter)
+    frames = stylize_frames(stylizer, read_frames(info, limit), max_size, steadying, meter, strength, preserve_color)
     write_video(_counted(frames, total, progress), info, out, trim_audio=limit is not None)
     return meter.report()
 

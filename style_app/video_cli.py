@@ -66,7 +66,7 @@ def stylize_video(stylizer, src: Path, dst: Path, args: argparse.Namespace) -> N
             bar.update(done - bar.n)
 
         report = stylize_clip(stylizer, src, dst, args.max_size, Steadying(args.smooth_stats, args.stabilize),
-                              progress)
+                              progress, strength=args.strength, preserve_color=args.preserve_color)
     seconds, frames = time.perf_counter() - start, count[0]
     print(f"{dst}: {frames} frames in {seconds:.1f} s ({frames / seconds:.2f} frames/s, decoding, flow and "
           f"encoding included); temporal error {report.relative_error:.2f} x the input clip's", file=sys.stderr)

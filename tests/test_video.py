@@ -242,3 +242,19 @@ def test_full_disk_while_writing_a_clip_is_one_line_and_keeps_the_old_file(small
     assert re.fullmatch(rf"style-app: error: {re.escape(str(out))}: cannot write {FULL_DISK}; nothing was "
                         rf"written\n", result.stderr), result.stderr
     assert out.read_bytes() == b"the previous file" and sorted(p.name for p in disk.folder.iterdir()) == ["out.mp4"]
+
+
+def test_strength_0_gives_back_the_clip(shipped, tmp_path, capsys):
+    src = make_clip(tmp_path / "clip.mp4", moving_frames(3, (48, 32)))
+
+    def distance(strength: str) -> float:
+        out = tmp_path / f"out{strength}.mp4"
+        code, _, err = stylize(capsys, src, out, "--strength", strength, "--stabilize", "0")
+        assert code == 0, err
+        with av.open(str(out)) as c, av.open(str(src)) as s:
+            pairs = zip(c.decode(video=0), s.decode(video=0))
+            return max(np.abs(a.to_ndarray(format="rgb24").astype(int) - b.to_ndarray(format="rgb24")).mean()
+                       for a, b in pairs)
+
+    photo, stylized = distance("0"), distance("1")
+    assert photo < 10 and photo < stylized / 4  # the clip itself, up to H.264's 4:2:0 colour loss

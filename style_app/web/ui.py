@@ -1,7 +1,7 @@
 """The Gradio web UI: one small builder per tab, each wiring components to the plain functions in
 `style_app.web.handlers`.
 
-Five tabs (Stylize, Compare normalizations, Normalization lab, Training curves, Add a painting) and
+Six tabs (Stylize, Compare normalizations, Video, Normalization lab, Training curves, Add a painting) and
 two named API endpoints for gradio_client: /stylize(image, style, norm, strength, preserve_color, blend_with,
 blend) -> image and /compare(image, style) -> gallery. Uploads arrive as file paths so
 `open_image` validates them; a `StyleAppError` becomes a visible `gr.Error`.
