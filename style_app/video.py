@@ -185,29 +185,31 @@ def write_video(frames: Iterable[Frame], info: VideoInfo, path: str | os.PathLik
 
 
 def _encode(out, source, frames: Iterable[Frame], info: VideoInfo, trim_audio: bool) -> None:
+    """The video stream first (players expect it as stream 0; its size is the first frame's), then
+    the audio copied beside it, interleaved by time."""
+    import itertools
+
     import av
 
-    base = time_base(info)
-    stream = None
+    base, frames = time_base(info), iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise VideoError(f"{info.path}: no frames to write")
+    stream = _video_stream(out, first.rgb.shape, info, base)
     audio_in = source.streams.audio[0] if source is not None else None
     audio_out = out.add_stream_from_template(audio_in) if audio_in is not None else None
     packets = source.demux(audio_in) if audio_in is not None else iter(())
     pending, seconds, last = None, 0.0, -1
-    for index, frame in enumerate(frames):
-        if stream is None:
-            stream = _video_stream(out, frame.rgb.shape, info, base)
+    for index, frame in enumerate(itertools.chain([first], frames)):
         pts = frame.pts if frame.pts is not None else round(index / info.fps / base)
         if pts <= last:
             raise VideoError(f"{info.path}: frame {index + 1}'s timestamp is not after the one before "
                              f"(a broken or 0-fps header)")
-        last = pts
-        seconds = float(pts * base)
+        last, seconds = pts, float(pts * base)
         pending = _mux_audio_until(out, packets, audio_out, seconds, pending)
         picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame.rgb), format="rgb24")
         picture.pts, picture.time_base = pts, base
         out.mux(stream.encode(picture))
-    if stream is None:
-        raise VideoError(f"{info.path}: no frames to write")
     out.mux(stream.encode(None))
     _mux_audio_until(out, packets, audio_out, seconds + 1 / info.fps if trim_audio else float("inf"), pending)
 

@@ -43,6 +43,7 @@ def test_gradio_sample_clip_keeps_frame_rate_audio_and_length(shipped, tmp_path,
         assert dst.streams.video[0].frames == src.streams.video[0].frames == 150
         assert (dst.streams.video[0].codec_context.width, dst.streams.video[0].codec_context.height) == (64, 36)
         assert dst.streams.audio and dst.streams.audio[0].codec_context.name == "aac"
+        assert dst.streams[0].type == "video"  # stream 0, where players look first
     assert audio_packets(out) == audio_packets(GRADIO_CLIPS / "b.mp4")  # the track copied whole
     assert "150 frames in" in err and "temporal error" in err
 
