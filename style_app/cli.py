@@ -107,7 +107,7 @@ def add_compare(p: argparse.ArgumentParser) -> None:
 def add_evaluate(p: argparse.ArgumentParser) -> None:
     """`style-app evaluate`: scores on held-out photos."""
     from style_app.training.config import MAX_TRAIN_SIDE
-    p.add_argument("--content-dir", required=True, help="photos the models were not trained on")
+    p.add_argument("--content-dir", help="photos the models were not trained on (required unless --video)")
     p.add_argument("--style-dir", help="the paintings, as <style>.jpg (default: env STYLE_APP_STYLE_DIR)")
     p.add_argument("--json", dest="json_out", help="also write the scores to this JSON file")
     p.add_argument("--vgg-weights", help="VGG-16 features .safetensors (default: torchvision download)")
@@ -120,6 +120,8 @@ def add_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=number_in(int, 16, MAX_TRAIN_SIDE), default=512,
                    help="photos are resized to this shorter side")
     p.add_argument("--device", default="cpu")
+    from style_app.cli_video import add_evaluate_video_flags
+    add_evaluate_video_flags(p)
     p.set_defaults(run=run_evaluate)
 
 
@@ -217,8 +219,13 @@ def run_evaluate(args: argparse.Namespace) -> None:
     from style_app.files import write_atomically
     from style_app.models.vgg import WEIGHTS_ENV
     from style_app.tools.evaluate import STYLE_DIR_ENV, evaluate, format_table, scores_as_json
+    from style_app.cli_video import run_evaluate_video
     from style_app.weights import available_models
 
+    if args.video:
+        return run_evaluate_video(args)
+    if not args.content_dir:
+        raise StyleAppError("evaluate needs --content-dir (photos) or --video (clips)")
     if args.json_out:
         check_file_output("--json", args.json_out)
     if args.grid:

@@ -14,7 +14,7 @@ from style_app.files import check_file_output, check_folder_output, check_output
 
 def add_stylize(p: argparse.ArgumentParser) -> None:
     """`style-app stylize`: photos or folders through one model."""
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders")
     add_model_choice(p)
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("-o", "--out", help="output file (one input)")
@@ -24,6 +24,8 @@ def add_stylize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-size", type=number_in(int, 1, MAX_SIDE), help="shrink so the longer side is at most this")
     p.add_argument("--device", default="auto")
     add_weights_dir(p)
+    from style_app.cli_video import add_steadying_flags
+    add_steadying_flags(p)  # videos (docs/video.md)
     p.set_defaults(run=run_stylize)
 
 
@@ -63,6 +65,8 @@ def run_stylize(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from style_app.images import open_image, save_image
+    from style_app.video import is_video
+    from style_app.cli_video import stylize_video
 
     check_outputs_apart({"-o": args.out, "--out-dir": args.out_dir},
                         {"the input photo": [i for i in args.inputs if not Path(i).is_dir()],
@@ -72,7 +76,10 @@ def run_stylize(args: argparse.Namespace) -> int:
     failed = 0
     for src, dst in tqdm(jobs, disable=True if len(jobs) < 2 else None, unit="image"):  # None: only on a terminal
         try:
-            save_image(stylizer.stylize(open_image(src), args.strength, args.preserve_color, args.max_size), dst)
+            if is_video(src):
+                stylize_video(stylizer, src, dst, args)
+            else:
+                save_image(stylizer.stylize(open_image(src), args.strength, args.preserve_color, args.max_size), dst)
         except StyleAppError as e:
             if args.out:
                 raise
@@ -90,6 +97,7 @@ def plan_outputs(inputs: list[str], out: str | None, out_dir: str | None) -> lis
     same relative path under `out_dir` as a .png; photos that would share a name (x.jpg and x.png)
     keep their extension (x.jpg.png). Never overwrites an input; refuses an empty folder."""
     from style_app.images import image_format
+    from style_app.video import is_video
 
     if out:
         check_file_output("-o", out)
@@ -99,7 +107,8 @@ def plan_outputs(inputs: list[str], out: str | None, out_dir: str | None) -> lis
     if out:
         if len(sources) != 1:
             raise StyleAppError(f"-o takes one input image, got {len(sources)}; use --out-dir")
-        image_format(out)
+        if not is_video(sources[0][0]):
+            image_format(out)
         jobs = [(sources[0][0], Path(out))]
     else:
         jobs = _folder_destinations(sources, Path(out_dir))
@@ -112,6 +121,7 @@ def plan_outputs(inputs: list[str], out: str | None, out_dir: str | None) -> lis
 def _sources(inputs: list[str], out_dir: str | None) -> list[tuple[Path, Path]]:
     """(image path, its path relative to the folder given) for every input; folders expanded."""
     from style_app.images import IMAGE_SUFFIXES, list_images
+    from style_app.video import VIDEO_SUFFIXES, list_videos
 
     sources = []
     for item in map(Path, inputs):
@@ -121,22 +131,25 @@ def _sources(inputs: list[str], out_dir: str | None) -> list[tuple[Path, Path]]:
         if out_dir and _same_file(item, Path(out_dir)):
             raise StyleAppError(f"{out_dir}: is the input folder; the outputs would overwrite its photos, "
                                 f"choose another --out-dir")
-        found = list_images(item)
+        found = sorted(list_images(item) + list_videos(item))
         if not found:
-            raise StyleAppError(f"{item}: no images in this folder ({', '.join(IMAGE_SUFFIXES)})")
+            raise StyleAppError(f"{item}: no images or videos in this folder ({', '.join(IMAGE_SUFFIXES)}, "
+                                f"{', '.join(VIDEO_SUFFIXES)})")
         sources += [(path, path.relative_to(item)) for path in found]
     return sources
 
 
 def _folder_destinations(sources: list[tuple[Path, Path]], out_dir: Path) -> list[tuple[Path, Path]]:
-    """Each source's .png under `out_dir` at its relative path, distinct for every source."""
+    """Each source's .png (a video's .mp4) under `out_dir` at its relative path, distinct for every source."""
+    from style_app.video import is_video
+
     stems: dict[Path, int] = {}
     for _, rel in sources:
         stems[rel.with_suffix("")] = stems.get(rel.with_suffix(""), 0) + 1
     jobs, taken = [], {}
     for src, rel in sources:
         name = rel.name if stems[rel.with_suffix("")] > 1 else rel.stem  # x.jpg.png beside x.png.png
-        dst = out_dir / rel.parent / f"{name}.png"
+        dst = out_dir / rel.parent / f"{name}{'.mp4' if is_video(src) else '.png'}"
         if dst in taken:
             raise StyleAppError(f"{taken[dst]} and {src} would both be written to {dst}; "
                                 f"stylize them in separate runs")

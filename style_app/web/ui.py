@@ -1,7 +1,7 @@
 """The Gradio web UI: one small builder per tab, each wiring components to the plain functions in
 `style_app.web.handlers`.
 
-Five tabs (Stylize, Compare normalizations, Normalization lab, Training curves, Add a painting) and
+Six tabs (Stylize, Compare normalizations, Video, Normalization lab, Training curves, Add a painting) and
 two named API endpoints for gradio_client: /stylize(image, style, norm, strength, preserve_color, blend_with,
 blend) -> image and /compare(image, style) -> gallery. Uploads arrive as file paths so
 `open_image` validates them; a `StyleAppError` becomes a visible `gr.Error`.
@@ -18,6 +18,7 @@ from style_app.models.norms import COMPARED_NORMS, norm_label
 from style_app.runtime import resolve_device
 from style_app.training.add_style import DEFAULT_STEPS
 from style_app.web import handlers
+from style_app.web.video_tab import video_tab
 from style_app.web.widgets import (EXAMPLE_PHOTOS, change_plot, example_photos, norm_plot, pass_paths_unopened,
                                    photo_and_style, photo_input, style_dropdown, uploaded_photo, user_errors)
 
@@ -65,6 +66,7 @@ def build_demo(max_side: int = handlers.DEFAULT_MAX_SIDE) -> gr.Blocks:
         with gr.Tabs() as tabs:
             stylize = stylize_tab(max_side)
             compare = compare_tab(max_side)
+            video_tab()  # style_app.web.video_tab
             with gr.Tab("Normalization lab"), gr.Tabs() as lab_tabs:
                 seed_tab()
                 lab = [contrast_tab(max_side), batch_tab(max_side)]
