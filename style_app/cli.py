@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("style-app: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `style-app list | head`: the reader left; stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush at exit
+        return EXIT_USAGE
     except (MemoryError, RuntimeError) as e:  # an allocation that no estimate refused: one line, no traceback
         if not isinstance(e, MemoryError) and not _out_of_memory(e):
             raise

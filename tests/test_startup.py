@@ -109,3 +109,10 @@ def test_a_port_in_use_is_one_line_not_a_traceback(monkeypatch, capsys):
     assert main(["serve"]) == 2
     assert capsys.readouterr().err == ("style-app: error: cannot serve on 127.0.0.1:7860: Cannot find empty port in "
                                        "range: 7860-7860.\n")
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`style-app list | true`: the reader is gone before the first line; no BrokenPipeError traceback."""
+    done = subprocess.run(["bash", "-c", f"'{sys.executable}' -m style_app list | true"],
+                          capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
