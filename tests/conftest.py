@@ -113,3 +113,34 @@ def small_disk(tmp_path):
     yield make
     for disk in disks:
         disk.release()
+
+
+@pytest.fixture
+def served_folder(tmp_path, monkeypatch, photo_dir, tiny_vgg_file):
+    """The handlers set up as a server's (in this process; conftest's `server` is a subprocess):
+    the weights folder, holding tiny conditional IN and BN networks, and the training settings."""
+    from helpers import save_conditional_network
+    from style_app.stylizer import cached_stylizer
+    from style_app.training.add_style import CONTENT_DIR_ENV
+    from style_app.web import handlers
+    from style_app.weights import WEIGHTS_ENV
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    for norm in ("instance", "batch"):
+        save_conditional_network(folder, norm)
+    monkeypatch.setenv(WEIGHTS_ENV, str(folder))
+    monkeypatch.setenv(CONTENT_DIR_ENV, str(photo_dir))
+    monkeypatch.setenv("STYLE_APP_VGG_WEIGHTS", tiny_vgg_file)
+    cached_stylizer.cache_clear()
+    yield folder
+    handlers.TRAINER.cancel()
+    handlers.TRAINER.wait(60)
+    cached_stylizer.cache_clear()
+
+
+@pytest.fixture
+def painting(tmp_path):
+    path = tmp_path / "udnie.png"
+    random_photo(21, (64, 64)).save(path)
+    return path

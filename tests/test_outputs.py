@@ -166,7 +166,8 @@ def test_folder_without_images_is_an_error(shipped, tmp_path, capsys):
     code, out, err = run(capsys, "stylize", str(tmp_path / "empty"), "--style", "starry_night",
                          "--out-dir", str(tmp_path / "out"))
     assert code == 2 and out == ""
-    assert err == f"style-app: error: {tmp_path / 'empty'}: no images in this folder (.jpg, .jpeg, .png, .webp)\n"
+    assert err == (f"style-app: error: {tmp_path / 'empty'}: no images or videos in this folder "
+                   f"(.jpg, .jpeg, .png, .webp, .mp4, .mov, .m4v, .mkv, .webm, .avi)\n")
 
 
 def test_folder_run_survives_a_full_disk_and_keeps_earlier_results(small_disk, slim_weights, tmp_path):

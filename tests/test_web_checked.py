@@ -6,35 +6,10 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from helpers import random_photo, save_conditional_network
+from helpers import random_photo
 from style_app.errors import StyleAppError, for_page
 from style_app.files import cannot_write
-from style_app.stylizer import cached_stylizer
-from style_app.training.add_style import CONTENT_DIR_ENV
 from style_app.web import handlers
-from style_app.weights import WEIGHTS_ENV
-
-
-@pytest.fixture
-def served_folder(tmp_path, monkeypatch, photo_dir, tiny_vgg_file):
-    folder = tmp_path / "weights"
-    folder.mkdir()
-    save_conditional_network(folder, "instance")
-    monkeypatch.setenv(WEIGHTS_ENV, str(folder))
-    monkeypatch.setenv(CONTENT_DIR_ENV, str(photo_dir))
-    monkeypatch.setenv("STYLE_APP_VGG_WEIGHTS", tiny_vgg_file)
-    cached_stylizer.cache_clear()
-    yield folder
-    handlers.TRAINER.cancel()
-    handlers.TRAINER.wait(60)
-    cached_stylizer.cache_clear()
-
-
-@pytest.fixture
-def painting(tmp_path):
-    path = tmp_path / "udnie.png"
-    random_photo(21, (64, 64)).save(path)
-    return path
 
 
 def test_only_the_session_that_started_a_training_may_cancel_it(served_folder, painting):
