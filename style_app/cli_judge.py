@@ -30,15 +30,18 @@ def add_judge(p: argparse.ArgumentParser) -> None:
 
 
 def run_judge_make(args: argparse.Namespace) -> None:
+    from style_app.files import check_file_output, check_folder_output, check_outputs_apart
     from style_app.tools import judge
-    out = Path(args.out)
-    key = Path(args.key or f"{out.as_posix().rstrip('/')}.key.json")
+    out = check_folder_output("--out", args.out)
+    key = check_file_output("--key", args.key or f"{out}.key.json")
     for path in [*args.photos, *args.paintings]:
         if not Path(path).is_file():
             raise judge.JudgeError(f"{path}: no such file")
     for folder in (args.first, args.second):
         if not Path(folder).is_dir():
             raise judge.JudgeError(f"{folder}: no such folder")
+    check_outputs_apart({"--out": out, "--key": key}, {"A_DIR": args.first, "B_DIR": args.second,
+                                                       "--photos": args.photos, "--paintings": args.paintings})
     rows = judge.make_sheets(Path(args.first), Path(args.second), [Path(p) for p in args.photos],
                              [Path(p) for p in args.paintings], out, key, args.seed)
     print(f"wrote {len(rows)} sheets to {out} (first program on side A of {sum(r['A'] == 'first' for r in rows)}); "
@@ -46,13 +49,16 @@ def run_judge_make(args: argparse.Namespace) -> None:
 
 
 def run_judge_tally(args: argparse.Namespace) -> None:
+    from style_app.files import check_file_output, check_outputs_apart, write_atomically
     from style_app.tools import judge
     for path in (args.key, *args.verdicts):
         if not Path(path).is_file():
             raise judge.JudgeError(f"{path}: no such file")
+    if args.json:
+        check_file_output("--json", args.json)
+        check_outputs_apart({"--json": args.json}, {"SHEETS": args.sheets, "KEY": args.key, "VERDICTS": args.verdicts})
     files = [Path(v) for v in args.verdicts]
     result = judge.tally(Path(args.key), files, Path(args.sheets))
     print(judge.format_tally(result, files))
     if args.json:
-        from style_app.files import write_atomically
         write_atomically(args.json, (json.dumps(result, indent=1) + "\n").encode())

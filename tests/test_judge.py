@@ -113,6 +113,11 @@ def test_bad_verdict_files_are_one_line_errors(programs, tmp_path, capsys):
         assert main(["judge", "tally", str(programs["out"]), str(programs["key"]), str(path)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "error" in err, (name, err)
+    picture = programs["photos"][0]  # not text at all: a verdicts file or a key that is a PNG
+    for argv in ([str(programs["key"]), str(picture)], [str(picture), str(good)]):
+        assert main(["judge", "tally", str(programs["out"]), *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("style-app: error: ") and "Traceback" not in err, err
     assert main(["judge", "tally", str(programs["out"]), str(programs["key"]), str(good)]) == 0
     assert "6-0-0" in capsys.readouterr().out
 

@@ -71,6 +71,14 @@ COMMANDS = {
     "add-style --out": (lambda i, out: ["add-style", i["painting"], "--base", i["net"], "--content-dir", i["photos"],
                                         "--vgg-weights", i["vgg"], "--steps", "2", "--workers", "0", "--out", out],
                         ["net", "painting", "photos/x.safetensors"]),
+    "judge make --out": (lambda i, out: ["judge", "make", i["styles"], i["photos"], "--photos", i["photo"],
+                                         "--paintings", i["painting"], "--out", out, "--key", i["root"] / "k.json"],
+                         ["styles", "photos", "photos/sheets"]),
+    "judge make --key": (lambda i, out: ["judge", "make", i["styles"], i["photos"], "--photos", i["photo"],
+                                         "--paintings", i["painting"], "--out", i["root"] / "sheets", "--key", out],
+                         ["photo", "painting", "styles/key.json"]),
+    "judge tally --json": (lambda i, out: ["judge", "tally", i["photos"], i["painting"], i["photo"], "--json", out],
+                           ["painting", "photo", "photos/tally.json"]),
 }
 CASES = [(command, target) for command, (_, targets) in COMMANDS.items() for target in targets]
 
@@ -137,6 +145,8 @@ FILE_OUTPUTS = {
     "train --out": COMMANDS["train --out"][0],
     "add-style --out": COMMANDS["add-style --out"][0],
     "vgg-weights --out": lambda i, out: ["vgg-weights", "--out", out],
+    "judge make --key": COMMANDS["judge make --key"][0],
+    "judge tally --json": COMMANDS["judge tally --json"][0],
 }
 
 

@@ -116,8 +116,12 @@ def make_sheets(first: Path, second: Path, photos: list[Path], paintings: list[P
 
 def read_verdicts(path: Path, sheets: set[str]) -> dict[str, str]:
     """One judge's verdicts: sheet -> 'A', 'B' or 'tie'; every sheet exactly once."""
+    try:
+        text = path.read_text()
+    except ValueError:  # not text (UnicodeDecodeError)
+        raise JudgeError(f"{path}: not a verdicts file (one 'sheet A|B|tie' line per sheet)") from None
     verdicts: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _LINE.match(line)
@@ -159,8 +163,11 @@ def count(rows: list[dict], outcomes: dict[str, str]) -> dict[str, Counter]:
 
 def tally(key: Path, verdict_files: list[Path], sheets: Path | None = None) -> dict:
     """Every judge's counts, the majority's counts and the judges' agreement."""
-    rows = json.loads(key.read_text())
-    names = {row["sheet"] for row in rows}
+    try:
+        rows = json.loads(key.read_text())
+        names = {row["sheet"] for row in rows}
+    except (ValueError, TypeError, KeyError) as e:  # UnicodeDecodeError is a ValueError
+        raise JudgeError(f"{key}: not a key that `judge make` wrote ({type(e).__name__})") from None
     if sheets is not None and (missing := sorted(n for n in names if not (sheets / f"{n}.png").exists())):
         raise JudgeError(f"{sheets}: these sheets of the key are missing: {', '.join(missing[:5])}")
     judged = [{row["sheet"]: winner(row, v[row["sheet"]]) for row in rows}
