@@ -226,6 +226,8 @@ def run_evaluate(args: argparse.Namespace) -> None:
     from style_app.weights import available_models
 
     if args.video:
+        if args.json_out or args.grid:  # they score photos; ignoring them would look like success
+            raise StyleAppError("--json and --grid score photos; with --video evaluate prints the flicker table")
         return run_evaluate_video(args)
     if not args.content_dir:
         raise StyleAppError("evaluate needs --content-dir (photos) or --video (clips)")

@@ -206,6 +206,15 @@ def test_evaluate_video_prints_the_flicker_table(shipped, tmp_path, capsys):
     assert all(n > 0 for n in numbers)
 
 
+def test_evaluate_video_refuses_the_photo_outputs_it_would_not_write(shipped, tmp_path, capsys):
+    """--json and --grid score photos; with --video they used to be accepted and silently ignored."""
+    src = make_clip(tmp_path / "clip.mp4", moving_frames(3, (48, 32)))
+    for flag, value in (("--json", tmp_path / "t.json"), ("--grid", tmp_path / "grids")):
+        code, out, err = run(capsys, "evaluate", "--video", str(src), "--frames", "3", flag, str(value))
+        assert code == 2 and "with --video evaluate prints the flicker table" in err and out == "", err
+        assert not value.exists()
+
+
 def test_ui_compare_renders_the_four_norms_side_by_side_with_their_flicker(shipped, tmp_path):
     from style_app.web.video_tab import compare_upload
 
