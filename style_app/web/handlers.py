@@ -310,13 +310,11 @@ def start_adding(painting: str | Path | None, name: str | None, norms: list[str]
         jobs = [add_style_config(Path(painting), norm, (name or "").strip() or None, steps=int(steps), workers=0,
                                  content_dir=scratch) for norm in norms]
         TRAINER.start(jobs, preview_photo, scratch, owner=session)
-    except StyleAppError as e:
+    except BaseException as e:  # nothing started: the uploaded photos' copy goes, the error in the page's words
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-        raise type(e)(for_page(str(e))) from None
-    except BaseException:
-        if scratch:
-            shutil.rmtree(scratch, ignore_errors=True)
+        if isinstance(e, StyleAppError):
+            raise type(e)(for_page(str(e))) from None
         raise
     return progress_report(TRAINER.progress())
 
